@@ -1,0 +1,44 @@
+# Two commands: `make run` and `make test`. Each bootstraps .venv itself.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEPS   := pyproject.toml constraints.txt
+
+.PHONY: run test lint bench install clean lock
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python $(DEPS)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/tunix-rt db upgrade
+	$(BIN)/tunix-rt demo
+	$(BIN)/tunix-rt serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	@$(BIN)/pytest --cov --cov-report=term; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure"; exit 1; fi; \
+	exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	{ echo "# Exact versions every install uses (pip install -c constraints.txt). Regenerate: make lock"; \
+	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt

@@ -1,0 +1,3 @@
+"""tunix-rt: a reasoning-trace workbench for LLM post-training with Tunix."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,33 @@
+"""`GET /api/health`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from tunix_rt.api.deps import Engine
+from tunix_rt.traces.store import ping
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+    reason: str | None = None
+
+
+@router.get(
+    "/api/health",
+    response_model=Health,
+    response_model_exclude_none=True,
+    responses={503: {"model": Health}},
+)
+async def health(engine: Engine) -> Health | JSONResponse:
+    """`healthy` when the database answers; 503 with the reason when it does not."""
+    try:
+        await ping(engine)
+    except Exception as exc:
+        reason = f"database unavailable: {type(exc).__name__}: {exc}".splitlines()[0]
+        return JSONResponse({"status": "unhealthy", "reason": reason}, status_code=503)
+    return Health(status="healthy")

@@ -1,0 +1,166 @@
+"""`/api/traces`: create, batch-create, list, get, delete, score and compare traces."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response, status
+from pydantic import AwareDatetime, BaseModel, Field
+
+from tunix_rt.api.deps import AppSettings, Connection, Engine
+from tunix_rt.errors import InvalidInputError
+from tunix_rt.traces import store
+from tunix_rt.traces.schema import ReasoningTrace, TraceRecord, TraceSummary
+from tunix_rt.traces.scoring import Criteria, baseline_score
+
+router = APIRouter(prefix="/api/traces", tags=["traces"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No trace with that id"}}
+
+
+class BatchCreated(BaseModel):
+    created_count: int
+    traces: list[TraceSummary]
+
+
+class Pagination(BaseModel):
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last page.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; cost does not grow with depth."
+    )
+
+
+class TracePage(BaseModel):
+    data: list[TraceSummary]
+    pagination: Pagination
+
+
+class ScoreRequest(BaseModel):
+    criteria: Criteria = "baseline"
+
+
+class ScoreResponse(BaseModel):
+    trace_id: uuid.UUID
+    score: float
+    details: dict[str, Any]
+
+
+class ScoredTrace(TraceRecord):
+    score: float = Field(description="Baseline score, 0-100.")
+
+
+class Comparison(BaseModel):
+    base: ScoredTrace
+    other: ScoredTrace
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=TraceSummary)
+async def create_trace(trace: ReasoningTrace, engine: Engine) -> TraceSummary:
+    """Store one trace. Bodies over `TUNIX_RT_TRACE_MAX_BYTES` are refused with 413."""
+    return await store.create_trace(engine, trace)
+
+
+@router.post(
+    "/batch",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BatchCreated,
+    responses={422: {"description": "Some item is invalid; nothing was stored"}},
+)
+async def create_traces(
+    traces: Annotated[list[ReasoningTrace], Body(min_length=1)],
+    engine: Engine,
+    settings: AppSettings,
+) -> BatchCreated:
+    """Store up to `TUNIX_RT_BATCH_MAX_ITEMS` (default 1,000) traces in one transaction.
+
+    If any item is invalid nothing is stored, and the 422 lists every bad item by index and field.
+    """
+    if len(traces) > settings.batch_max_items:
+        raise InvalidInputError(
+            f"a batch holds at most {settings.batch_max_items} traces; got {len(traces)}"
+        )
+    created = await store.create_traces(engine, traces)
+    return BatchCreated(created_count=len(created), traces=created)
+
+
+@router.get("", response_model=TracePage)
+async def list_traces(
+    conn: Connection,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    source: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    created_after: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
+) -> TracePage:
+    """Newest first. Page with `offset`, or with `cursor` (keyset: same cost at any depth).
+
+    Filters: `source` (`meta.source`), `created_after` (inclusive), `created_before`
+    (exclusive), `q` (case-insensitive substring of the prompt).
+    """
+    if cursor is not None and offset:
+        raise InvalidInputError("use either offset or cursor, not both")
+    page = await store.list_traces(
+        conn,
+        limit=limit,
+        offset=offset,
+        cursor=store.Cursor.decode(cursor) if cursor is not None else None,
+        filters=store.TraceFilters(
+            source=source, created_after=created_after, created_before=created_before, q=q
+        ),
+    )
+    return TracePage(
+        data=page.items,
+        pagination=Pagination(
+            limit=limit,
+            offset=offset,
+            next_offset=offset + limit if page.has_more and cursor is None else None,
+            next_cursor=page.next_cursor,
+        ),
+    )
+
+
+@router.get("/compare", response_model=Comparison, responses=NOT_FOUND)
+async def compare_traces(base: uuid.UUID, other: uuid.UUID, conn: Connection) -> Comparison:
+    """Two traces side by side, each with its baseline score."""
+    base_record = await store.get_trace(conn, base, label="base trace")
+    other_record = await store.get_trace(conn, other, label="other trace")
+    return Comparison(base=_scored(base_record), other=_scored(other_record))
+
+
+def _scored(record: TraceRecord) -> ScoredTrace:
+    return ScoredTrace(**dict(record), score=baseline_score(record.payload).score)
+
+
+@router.get("/{trace_id}", response_model=TraceRecord, responses=NOT_FOUND)
+async def get_trace(trace_id: uuid.UUID, conn: Connection) -> TraceRecord:
+    """One trace with its full payload."""
+    return await store.get_trace(conn, trace_id)
+
+
+@router.delete(
+    "/{trace_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=NOT_FOUND,
+)
+async def delete_trace(trace_id: uuid.UUID, engine: Engine) -> Response:
+    """Delete a trace and its scores."""
+    await store.delete_trace(engine, trace_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{trace_id}/score",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ScoreResponse,
+    responses=NOT_FOUND,
+)
+async def score_trace(trace_id: uuid.UUID, request: ScoreRequest, engine: Engine) -> ScoreResponse:
+    """Score a trace and store the result (the latest score per criteria is kept)."""
+    result = await store.score_and_store(engine, trace_id, request.criteria)
+    return ScoreResponse(trace_id=trace_id, score=result.score, details=result.details)

@@ -1,0 +1,63 @@
+"""Bulk trace inserts: the hot path of imports and batch posts.
+
+On SQLite the rows go to the driver as ready-made tuples in one `executemany`, skipping the
+per-value Python of SQLAlchemy's type processors; the values are formatted exactly as those
+processors would (tests read them back through SQLAlchemy). Other databases use SQLAlchemy's
+own executemany, which asyncpg pipelines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, cast
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tunix_rt.db.models import traces_table
+from tunix_rt.db.types import JSONDocument
+
+_COLUMNS = ("id", "created_at", "trace_version", "source", "prompt", "step_count", "payload")
+_SQLITE_INSERT = (
+    f"INSERT INTO traces ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
+# The payload arrives as JSON text (serialised once, by pydantic) and is cast on the server.
+_GENERIC_INSERT = traces_table.insert().values(
+    payload=cast(bindparam("payload_json"), JSONDocument),
+    **{name: bindparam(name) for name in _COLUMNS if name != "payload"},
+)
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME storage format
+
+
+def _sqlite_values(row: dict[str, Any], stamp: str) -> tuple[Any, ...]:
+    return (
+        row["id"].hex,
+        stamp,
+        row["trace_version"],
+        row["source"],
+        row["prompt"],
+        row["step_count"],
+        row["payload_json"],
+    )
+
+
+async def insert_trace_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert prepared trace rows on the caller's transaction."""
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        stamps: dict[datetime, str] = {}  # rows of one batch share their timestamp
+        values = []
+        for row in rows:
+            at = row["created_at"]
+            stamp = stamps.get(at)
+            if stamp is None:
+                stamp = stamps[at] = at.astimezone(UTC).strftime(_SQLITE_DATETIME)
+            values.append(_sqlite_values(row, stamp))
+        await driver.executemany(_SQLITE_INSERT, values)
+    else:
+        await conn.execute(_GENERIC_INSERT, list(rows))

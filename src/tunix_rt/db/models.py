@@ -1,0 +1,69 @@
+"""Tables. Schema changes go through the Alembic migrations in `db/migrations`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tunix_rt.db.types import JSONDocument, UTCDateTime
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (fast, clustered).
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Trace(Base):
+    """One reasoning trace: the validated payload plus the columns queries filter on."""
+
+    __tablename__ = "traces"
+
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    trace_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    source: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    prompt: Mapped[str] = mapped_column(Text, nullable=False)
+    step_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+
+    __table_args__ = (
+        Index("ix_traces_created_at_seq", "created_at", "seq"),
+        Index("ix_traces_source_created_at_seq", "source", "created_at", "seq"),
+    )
+
+
+class TraceScore(Base):
+    """The latest score of a trace under one criteria."""
+
+    __tablename__ = "trace_scores"
+
+    trace_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("traces.id", ondelete="CASCADE"), primary_key=True
+    )
+    criteria: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_trace_scores_criteria_score", "criteria", "score"),)
+
+
+traces_table: Table = cast(Table, Trace.__table__)
+scores_table: Table = cast(Table, TraceScore.__table__)

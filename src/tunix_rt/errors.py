@@ -1,0 +1,23 @@
+"""Typed domain errors raised by the services; the API and CLI map them to 4xx / exit codes."""
+
+from __future__ import annotations
+
+
+class TunixRTError(Exception):
+    """Base class of every error a user can cause."""
+
+
+class NotFoundError(TunixRTError):
+    """The named object does not exist."""
+
+
+class ConflictError(TunixRTError):
+    """The request conflicts with stored state (duplicate key, object in use)."""
+
+
+class InvalidInputError(TunixRTError):
+    """The request is well-formed but not acceptable."""
+
+
+class UnavailableError(TunixRTError):
+    """A dependency (database, training stack) is not available."""

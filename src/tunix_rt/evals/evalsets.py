@@ -1,0 +1,144 @@
+"""Built-in, versioned eval sets made by the generators with fixed seeds.
+
+A published version never changes: `sha256` pins the canonical JSONL of its items and a
+test fails if generator code would alter it (make a `-v2` instead).
+
+How each set is kept apart from training data:
+- `arithmetic-v1` uses only held-out problems (`arithmetic.is_held_out`), which the
+  training generator never yields for any seed or params, so its prompts never occur in
+  generated training traces.
+- `high-card-duel-v1` uses episode seeds 1,000,000..1,000,199, inside the range reserved
+  for eval sets (the registry refuses training requests that reach it). Only 56 * 55 deals
+  exist, so its card pairs do recur in training data; disjointness is by episode seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from tunix_rt.errors import NotFoundError
+from tunix_rt.generators.arithmetic import (
+    EVAL_NAMESPACE,
+    OPERATIONS,
+    Operation,
+    arithmetic_trace,
+    draw_problem,
+)
+from tunix_rt.generators.base import EVAL_SEED_BASE, item_rng
+from tunix_rt.generators.high_card_duel import generate_high_card_duel
+from tunix_rt.traces.schema import ReasoningTrace
+
+ARITHMETIC_EVAL_SEED = EVAL_SEED_BASE
+ARITHMETIC_EVAL_DIGITS: tuple[int, ...] = (2, 3, 4, 5)
+ARITHMETIC_EVAL_COUNT = 120
+HIGH_CARD_DUEL_EVAL_SEED = EVAL_SEED_BASE
+HIGH_CARD_DUEL_EVAL_COUNT = 200
+
+
+class UnknownEvalSetError(NotFoundError, KeyError):
+    """No eval set is registered under the requested name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown eval set"
+
+
+@dataclass(frozen=True)
+class EvalSetSpec:
+    """A built-in eval set: `name` is `<family>-v<version>`."""
+
+    name: str
+    family: str
+    version: str
+    description: str
+    item_count: int
+    generator: str
+    seed: int
+    sha256: str
+    build: Callable[[], Iterator[ReasoningTrace]]
+
+
+def _arithmetic_v1() -> Iterator[ReasoningTrace]:
+    """Operations cycle add/sub/mul, digits cycle 2..5: 10 distinct problems per pair."""
+    seen: set[tuple[Operation, int, int]] = set()
+    cells = len(OPERATIONS)
+    for index in range(ARITHMETIC_EVAL_COUNT):
+        operation = OPERATIONS[index % cells]
+        digits = ARITHMETIC_EVAL_DIGITS[(index // cells) % len(ARITHMETIC_EVAL_DIGITS)]
+        rng = item_rng(EVAL_NAMESPACE, ARITHMETIC_EVAL_SEED, index)
+        problem = draw_problem(rng, operation, digits, held_out=True)
+        while problem in seen:
+            problem = draw_problem(rng, operation, digits, held_out=True)
+        seen.add(problem)
+        op, a, b = problem
+        yield arithmetic_trace(op, a, b, seed=ARITHMETIC_EVAL_SEED, index=index, digits=digits)
+
+
+def _high_card_duel_v1() -> Iterator[ReasoningTrace]:
+    return generate_high_card_duel(HIGH_CARD_DUEL_EVAL_COUNT, HIGH_CARD_DUEL_EVAL_SEED)
+
+
+EVAL_SETS: Mapping[str, EvalSetSpec] = MappingProxyType(
+    {
+        "arithmetic-v1": EvalSetSpec(
+            name="arithmetic-v1",
+            family="arithmetic",
+            version="1",
+            description=(
+                "120 held-out arithmetic problems: add, sub and mul with 2-5 digit operands "
+                "(10 of each), never produced by the training generator."
+            ),
+            item_count=ARITHMETIC_EVAL_COUNT,
+            generator="arithmetic",
+            seed=ARITHMETIC_EVAL_SEED,
+            sha256="dd52225cb36eacdb2555d9d8b3053627bfc2846b979bc44cc0d00fe1124cac9f",
+            build=_arithmetic_v1,
+        ),
+        "high-card-duel-v1": EvalSetSpec(
+            name="high-card-duel-v1",
+            family="high-card-duel",
+            version="1",
+            description=(
+                "200 High Card Duel episodes with seeds 1,000,000-1,000,199 (reserved for "
+                "eval sets; disjoint from training episodes by seed)."
+            ),
+            item_count=HIGH_CARD_DUEL_EVAL_COUNT,
+            generator="high-card-duel",
+            seed=HIGH_CARD_DUEL_EVAL_SEED,
+            sha256="f944f3a9840122f8c80f48df20cc81202316c890a783b77be1cc86c7c4bbb2d8",
+            build=_high_card_duel_v1,
+        ),
+    }
+)
+
+
+def get_eval_set(name: str) -> EvalSetSpec:
+    """The registered eval set, or `UnknownEvalSetError`."""
+    try:
+        return EVAL_SETS[name]
+    except KeyError:
+        known = ", ".join(sorted(EVAL_SETS))
+        raise UnknownEvalSetError(f"unknown eval set {name!r} (known: {known})") from None
+
+
+def iter_eval_set(name: str) -> Iterator[ReasoningTrace]:
+    """The items in order; each carries `meta.eval_set` and `meta.eval_index`."""
+    spec = get_eval_set(name)
+    return _tagged(spec)
+
+
+def _tagged(spec: EvalSetSpec) -> Iterator[ReasoningTrace]:
+    for index, trace in enumerate(spec.build()):
+        meta = {**(trace.meta or {}), "eval_set": spec.name, "eval_index": index}
+        yield trace.model_copy(update={"meta": meta})
+
+
+def eval_set_digest(name: str) -> str:
+    """sha256 of the set as JSON Lines (`model_dump_json()` + newline per item)."""
+    digest = hashlib.sha256()
+    for trace in iter_eval_set(name):
+        digest.update(trace.model_dump_json().encode())
+        digest.update(b"\n")
+    return digest.hexdigest()

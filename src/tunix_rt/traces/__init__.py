@@ -1,0 +1,1 @@
+"""Reasoning traces: schema, storage, scoring and comparison."""

@@ -1,0 +1,46 @@
+"""Trace export: JSONL that `traces import` reads back, streamed in constant memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import IO
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.db.models import traces_table
+from tunix_rt.traces.store import TraceFilters, _filtered, stream_traces
+
+_LINE_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+
+
+async def count_matching(engine: AsyncEngine, filters: TraceFilters) -> int:
+    async with engine.connect() as conn:
+        stmt = _filtered(select(func.count()).select_from(traces_table), filters)
+        return int((await conn.execute(stmt)).scalar_one())
+
+
+async def export_traces(
+    engine: AsyncEngine,
+    out: IO[bytes],
+    *,
+    filters: TraceFilters = TraceFilters(),
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write `{id, created_at, trace_version, prompt, steps, final_answer, meta}` lines.
+
+    Keys are sorted at every level, so the bytes do not depend on how the database stores JSON
+    (PostgreSQL's JSONB reorders keys).
+    """
+    written = 0
+    async with engine.connect() as conn:
+        async for trace_id, created_at, payload in stream_traces(conn, filters=filters):
+            line = {"id": str(trace_id), "created_at": created_at.isoformat(), **payload}
+            out.write(orjson.dumps(line, option=_LINE_OPTIONS))
+            written += 1
+            if on_progress and written % 5000 == 0:
+                on_progress(written)
+    if on_progress:
+        on_progress(written)
+    return written

@@ -1,0 +1,149 @@
+"""JSONL import: one trace per line, validated, stored in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tunix_rt.db.bulk import insert_trace_rows
+from tunix_rt.db.models import traces_table
+from tunix_rt.traces.schema import trace_import_adapter
+from tunix_rt.traces.store import trace_row, utc_now
+
+CHUNK_LINES = 2000
+
+
+@dataclass
+class LineError:
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did. When `committed` is false, nothing was stored."""
+
+    stored: int = 0
+    errors: list[LineError] = field(default_factory=list)
+    committed: bool = False
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming each failing field, e.g. `steps.0.content: String should have ...`."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+    return "; ".join(parts)
+
+
+async def import_lines(
+    engine: AsyncEngine,
+    lines: Iterable[bytes],
+    *,
+    skip_invalid: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Validate and store every line of a JSONL stream, atomically.
+
+    By default a single bad line stores nothing (every bad line is still reported); with
+    `skip_invalid` the good lines are stored. Either way the import is one transaction, so an
+    interrupted import leaves the database as it was. `on_progress(lines_read, bytes_read)` is
+    called after each chunk.
+    """
+    report = ImportReport()
+    seen_ids: set[object] = set()
+    lines_read = bytes_read = 0
+    async with engine.connect() as conn:
+        await conn.begin()
+        chunk: list[tuple[int, bytes]] = []
+        for raw in lines:
+            lines_read += 1
+            bytes_read += len(raw)
+            if raw.strip():
+                chunk.append((lines_read, raw))
+            if len(chunk) >= CHUNK_LINES:
+                await _import_chunk(conn, chunk, report, seen_ids, skip_invalid)
+                chunk = []
+                if on_progress:
+                    on_progress(lines_read, bytes_read)
+        await _import_chunk(conn, chunk, report, seen_ids, skip_invalid)
+        if on_progress:
+            on_progress(lines_read, bytes_read)
+        if report.errors and not skip_invalid:
+            await conn.rollback()
+            report.stored = 0
+        else:
+            await conn.commit()
+            report.committed = True
+    return report
+
+
+async def _import_chunk(
+    conn: AsyncConnection,
+    chunk: list[tuple[int, bytes]],
+    report: ImportReport,
+    seen_ids: set[object],
+    skip_invalid: bool,
+) -> None:
+    rows = await _validate_chunk(conn, chunk, report, seen_ids)
+    if report.errors and not skip_invalid:
+        return  # the import will be rolled back; keep validating to report every bad line
+    await insert_trace_rows(conn, rows)
+    report.stored += len(rows)
+
+
+async def _validate_chunk(
+    conn: AsyncConnection,
+    chunk: list[tuple[int, bytes]],
+    report: ImportReport,
+    seen_ids: set[object],
+) -> list[dict[str, object]]:
+    """The rows of the chunk's valid lines; bad lines go to `report.errors`."""
+    now = utc_now()  # a chunk is stored at one instant; `seq` keeps the file order
+    rows: list[tuple[int, dict[str, object]]] = []
+    explicit_ids: list[object] = []
+    for line_no, raw in chunk:
+        try:
+            item = trace_import_adapter.validate_json(raw)
+        except ValidationError as exc:
+            report.errors.append(LineError(line_no, describe_validation_error(exc)))
+            continue
+        if item.id is not None:
+            if item.id in seen_ids:
+                report.errors.append(LineError(line_no, f"id {item.id} repeats an earlier line"))
+                continue
+            seen_ids.add(item.id)
+            explicit_ids.append(item.id)
+        created_at = item.created_at or now
+        rows.append((line_no, trace_row(item, trace_id=item.id, created_at=created_at)))
+    if explicit_ids:
+        rows = await _drop_existing_ids(conn, rows, explicit_ids, report)
+    return [row for _, row in rows]
+
+
+async def _drop_existing_ids(
+    conn: AsyncConnection,
+    rows: list[tuple[int, dict[str, object]]],
+    given: list[object],
+    report: ImportReport,
+) -> list[tuple[int, dict[str, object]]]:
+    """Report (and leave out) lines whose explicit id is already stored."""
+    existing = set(
+        (await conn.execute(select(traces_table.c.id).where(traces_table.c.id.in_(given))))
+        .scalars()
+        .all()
+    )
+    if not existing:
+        return rows
+    kept = []
+    for line_no, row in rows:
+        if row["id"] in existing:
+            report.errors.append(LineError(line_no, f"id {row['id']} is already stored"))
+        else:
+            kept.append((line_no, row))
+    return kept

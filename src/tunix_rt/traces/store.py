@@ -1,0 +1,240 @@
+"""Trace storage: set-based inserts, keyset pages, lookups, deletes and stored scores."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, literal, select, text, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tunix_rt.db.bulk import insert_trace_rows
+from tunix_rt.db.models import scores_table, traces_table
+from tunix_rt.db.types import UTCDateTime
+from tunix_rt.errors import InvalidInputError, NotFoundError
+from tunix_rt.traces.schema import ReasoningTrace, TraceRecord, TraceSummary
+from tunix_rt.traces.scoring import Criteria, ScoreResult, score_trace
+
+T = traces_table
+
+
+def trace_row(
+    trace: ReasoningTrace,
+    *,
+    created_at: datetime,
+    trace_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """The column values that store `trace` (a new id unless given; `payload_json` is text)."""
+    return {
+        "id": trace_id or uuid.uuid4(),
+        "created_at": created_at,
+        "trace_version": trace.trace_version,
+        "source": trace.source,
+        "prompt": trace.prompt,
+        "step_count": len(trace.steps),
+        "payload_json": trace.model_dump_json(include=PAYLOAD_FIELDS),
+    }
+
+
+PAYLOAD_FIELDS: set[str] = set(ReasoningTrace.model_fields)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _summary(row: dict[str, Any]) -> TraceSummary:
+    return TraceSummary(
+        id=row["id"], created_at=row["created_at"], trace_version=row["trace_version"]
+    )
+
+
+async def create_trace(engine: AsyncEngine, trace: ReasoningTrace) -> TraceSummary:
+    """Store one trace."""
+    row = trace_row(trace, created_at=utc_now())
+    async with engine.begin() as conn:
+        await insert_trace_rows(conn, [row])
+    return _summary(row)
+
+
+async def create_traces(
+    engine: AsyncEngine, traces: Sequence[ReasoningTrace]
+) -> list[TraceSummary]:
+    """Store every trace in one transaction, or none of them."""
+    created_at = utc_now()
+    rows = [trace_row(trace, created_at=created_at) for trace in traces]
+    async with engine.begin() as conn:
+        await insert_trace_rows(conn, rows)
+    return [_summary(row) for row in rows]
+
+
+_RECORD_COLUMNS = (T.c.id, T.c.created_at, T.c.trace_version, T.c.payload)
+
+
+async def get_trace(
+    conn: AsyncConnection, trace_id: uuid.UUID, *, label: str = "trace"
+) -> TraceRecord:
+    """The stored trace `trace_id`; `NotFoundError` names it with `label` when it is missing."""
+    row = (await conn.execute(select(*_RECORD_COLUMNS).where(T.c.id == trace_id))).first()
+    if row is None:
+        raise NotFoundError(f"{label} {trace_id} not found")
+    return TraceRecord(
+        id=row.id,
+        created_at=row.created_at,
+        trace_version=row.trace_version,
+        payload=ReasoningTrace.model_validate(row.payload),
+    )
+
+
+async def delete_trace(engine: AsyncEngine, trace_id: uuid.UUID) -> None:
+    """Delete a trace and its scores."""
+    async with engine.begin() as conn:
+        result = await conn.execute(delete(T).where(T.c.id == trace_id))
+        if result.rowcount == 0:
+            raise NotFoundError(f"trace {trace_id} not found")
+
+
+async def count_traces(conn: AsyncConnection) -> int:
+    """How many traces are stored."""
+    return int((await conn.execute(select(func.count()).select_from(T))).scalar_one())
+
+
+# --- listing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TraceFilters:
+    """What a trace listing or export can be narrowed by."""
+
+    source: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the newest-first order: the last row a page showed."""
+
+    created_at: datetime
+    seq: int
+
+    def encode(self) -> str:
+        raw = f"{self.created_at.isoformat()}|{self.seq}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            stamp, seq = raw.split("|")
+            created_at = datetime.fromisoformat(stamp)
+            if created_at.tzinfo is None:
+                raise ValueError("naive timestamp")
+            return cls(created_at=created_at, seq=int(seq))
+        except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+            raise InvalidInputError("cursor is not one that a trace list returned") from exc
+
+
+@dataclass(frozen=True)
+class TracePage:
+    items: list[TraceSummary]
+    next_cursor: str | None
+    has_more: bool
+
+
+def _filtered(stmt: Any, filters: TraceFilters) -> Any:
+    if filters.source is not None:
+        stmt = stmt.where(T.c.source == filters.source)
+    if filters.created_after is not None:
+        stmt = stmt.where(T.c.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        stmt = stmt.where(T.c.created_at < filters.created_before)
+    if filters.q:
+        stmt = stmt.where(T.c.prompt.icontains(filters.q, autoescape=True))
+    return stmt
+
+
+async def list_traces(
+    conn: AsyncConnection,
+    *,
+    limit: int,
+    offset: int = 0,
+    cursor: Cursor | None = None,
+    filters: TraceFilters = TraceFilters(),
+) -> TracePage:
+    """Newest first. Keyset paging with `cursor` costs the same at any depth; `offset` does not."""
+    stmt = select(T.c.seq, T.c.id, T.c.created_at, T.c.trace_version)
+    stmt = _filtered(stmt, filters)
+    if cursor is not None:
+        position = tuple_(literal(cursor.created_at, UTCDateTime()), cursor.seq)
+        stmt = stmt.where(tuple_(T.c.created_at, T.c.seq) < position)
+    stmt = stmt.order_by(T.c.created_at.desc(), T.c.seq.desc()).limit(limit + 1).offset(offset)
+    rows = (await conn.execute(stmt)).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = Cursor(rows[-1].created_at, rows[-1].seq).encode() if has_more else None
+    items = [
+        TraceSummary(id=r.id, created_at=r.created_at, trace_version=r.trace_version) for r in rows
+    ]
+    return TracePage(items=items, next_cursor=next_cursor, has_more=has_more)
+
+
+async def stream_traces(
+    conn: AsyncConnection, *, filters: TraceFilters = TraceFilters(), batch_size: int = 2000
+) -> AsyncIterator[tuple[uuid.UUID, datetime, dict[str, Any]]]:
+    """Every matching trace, oldest first, as `(id, created_at, payload)`, in constant memory."""
+    stmt = _filtered(select(T.c.id, T.c.created_at, T.c.payload), filters)
+    stmt = stmt.order_by(T.c.created_at, T.c.seq).execution_options(yield_per=batch_size)
+    result = await conn.stream(stmt)
+    async for partition in result.partitions(batch_size):
+        for row in partition:
+            yield row.id, row.created_at, row.payload
+
+
+# --- scores --------------------------------------------------------------------------------
+
+
+async def score_and_store(
+    engine: AsyncEngine, trace_id: uuid.UUID, criteria: Criteria
+) -> ScoreResult:
+    """Score a stored trace and keep the result (replacing an earlier one of the same criteria)."""
+    async with engine.connect() as conn:
+        record = await get_trace(conn, trace_id)
+    result = score_trace(record.payload, criteria)
+    values = {
+        "trace_id": trace_id,
+        "criteria": criteria,
+        "score": result.score,
+        "details": result.details,
+        "scored_at": datetime.fromisoformat(result.details["scored_at"]),
+    }
+    async with engine.begin() as conn:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(scores_table).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["trace_id", "criteria"],
+            set_={
+                "score": stmt.excluded.score,
+                "details": stmt.excluded.details,
+                "scored_at": stmt.excluded.scored_at,
+            },
+        )
+        try:
+            await conn.execute(stmt)
+        except IntegrityError as exc:  # the trace was deleted between the read and the write
+            raise NotFoundError(f"trace {trace_id} not found") from exc
+    return result
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise unless the database answers."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))

@@ -1,0 +1,102 @@
+"""Shared fixtures: real databases (a SQLite file; PostgreSQL when one is reachable)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.api.app import create_app
+from tunix_rt.db.engine import create_engine
+from tunix_rt.db.migrate import upgrade
+from tunix_rt.settings import Settings
+
+POSTGRES_URL = os.environ.get("TUNIX_RT_TEST_POSTGRES_URL")
+
+
+def _postgres_reachable() -> str | None:
+    """None when PostgreSQL answers at TUNIX_RT_TEST_POSTGRES_URL, else why it is skipped."""
+    if not POSTGRES_URL:
+        return "TUNIX_RT_TEST_POSTGRES_URL is not set (no PostgreSQL reachable)"
+
+    async def probe() -> None:
+        engine = create_engine(POSTGRES_URL)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"PostgreSQL at TUNIX_RT_TEST_POSTGRES_URL is not reachable: {exc}"
+    return None
+
+
+POSTGRES_SKIP_REASON = _postgres_reachable()
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgres",
+        id="postgres",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(POSTGRES_SKIP_REASON is not None, reason=POSTGRES_SKIP_REASON or ""),
+        ],
+    ),
+]
+
+
+async def reset_postgres(url: str) -> None:
+    """An empty `public` schema: every test starts from migrations on a clean database."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'tunix_rt.db'}"
+    else:
+        assert POSTGRES_URL is not None
+        asyncio.run(reset_postgres(POSTGRES_URL))
+        yield POSTGRES_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'tunix_rt.db'}"
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, engine=engine)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client

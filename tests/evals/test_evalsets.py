@@ -1,0 +1,99 @@
+"""Built-in eval sets: sizes, determinism, pinned contents and disjointness from training."""
+
+from __future__ import annotations
+
+import pytest
+
+from tunix_rt.errors import NotFoundError
+from tunix_rt.evals.answers import answer_match
+from tunix_rt.evals.evalsets import (
+    EVAL_SETS,
+    UnknownEvalSetError,
+    eval_set_digest,
+    get_eval_set,
+    iter_eval_set,
+)
+from tunix_rt.generators import DEFAULT_SEED, EVAL_SEED_BASE, EVAL_SEED_END, generate
+from tunix_rt.generators.arithmetic import OPERATIONS, is_held_out
+from tunix_rt.traces.schema import ReasoningTrace
+
+TRAINING_ITEMS = 10_000
+
+
+def test_registry() -> None:
+    assert set(EVAL_SETS) == {"arithmetic-v1", "high-card-duel-v1"}
+    for name, spec in EVAL_SETS.items():
+        assert spec.name == name == f"{spec.family}-v{spec.version}"
+        assert spec.description
+        assert 50 <= spec.item_count <= 200
+        assert EVAL_SEED_BASE <= spec.seed < EVAL_SEED_END
+
+
+@pytest.mark.parametrize("name", sorted(EVAL_SETS))
+def test_size_determinism_and_pinned_digest(name: str) -> None:
+    spec = get_eval_set(name)
+    first = [t.model_dump_json().encode() for t in iter_eval_set(name)]
+    second = [t.model_dump_json().encode() for t in iter_eval_set(name)]
+    assert len(first) == spec.item_count
+    assert first == second
+    # A published version must never change; a failure here means "make a -v2".
+    assert eval_set_digest(name) == spec.sha256
+
+
+@pytest.mark.parametrize("name", sorted(EVAL_SETS))
+def test_items_are_valid_tagged_and_self_consistent(name: str) -> None:
+    for index, trace in enumerate(iter_eval_set(name)):
+        assert ReasoningTrace.model_validate_json(trace.model_dump_json()) == trace
+        meta = trace.meta or {}
+        assert meta["eval_set"] == name and meta["eval_index"] == index
+        assert answer_match(trace.final_answer, meta["expected_answer"]).matched
+
+
+def test_arithmetic_v1_composition() -> None:
+    traces = list(iter_eval_set("arithmetic-v1"))
+    cells: dict[tuple[str, int], int] = {}
+    for trace in traces:
+        meta = trace.meta or {}
+        key = (meta["operation"], meta["digits"])
+        cells[key] = cells.get(key, 0) + 1
+    assert cells == {(op, d): 10 for op in OPERATIONS for d in (2, 3, 4, 5)}
+    assert len({t.prompt for t in traces}) == len(traces)
+
+
+def test_arithmetic_v1_is_disjoint_from_training() -> None:
+    eval_prompts = {t.prompt for t in iter_eval_set("arithmetic-v1")}
+    # Structural guarantee: every eval problem is held out, and training never yields one.
+    for trace in iter_eval_set("arithmetic-v1"):
+        meta = trace.meta or {}
+        assert is_held_out(meta["operation"], *meta["operands"])
+    # Empirical check on the default seed: default params plus every eval cell.
+    training = {t.prompt for t in generate("arithmetic", TRAINING_ITEMS, DEFAULT_SEED)}
+    assert len(training) > 9_000
+    for operation in OPERATIONS:
+        for digits in (2, 3, 4, 5):
+            batch = generate("arithmetic", 2_000, DEFAULT_SEED, digits=digits, operation=operation)
+            training |= {t.prompt for t in batch}
+    assert eval_prompts.isdisjoint(training)
+
+
+def test_high_card_duel_v1_is_disjoint_by_episode_seed() -> None:
+    eval_seeds = {(t.meta or {})["episode_seed"] for t in iter_eval_set("high-card-duel-v1")}
+    assert eval_seeds == set(range(1_000_000, 1_000_200))
+    assert eval_seeds <= set(range(EVAL_SEED_BASE, EVAL_SEED_END))
+    training = {(t.meta or {})["episode_seed"] for t in generate("high-card-duel", TRAINING_ITEMS)}
+    assert training == set(range(DEFAULT_SEED, DEFAULT_SEED + TRAINING_ITEMS))
+    assert eval_seeds.isdisjoint(training)
+    # Only 56 * 55 deals exist, so card pairs themselves are not disjoint (documented).
+    results = {t.final_answer for t in iter_eval_set("high-card-duel-v1")}
+    assert results == {"win", "loss", "tie"}
+
+
+def test_unknown_eval_set() -> None:
+    with pytest.raises(UnknownEvalSetError) as info:
+        iter_eval_set("chess-v1")
+    assert isinstance(info.value, KeyError) and isinstance(info.value, NotFoundError)
+    assert str(info.value) == (
+        "unknown eval set 'chess-v1' (known: arithmetic-v1, high-card-duel-v1)"
+    )
+    with pytest.raises(KeyError):
+        get_eval_set("arithmetic-v2")

@@ -1,0 +1,25 @@
+"""Request bodies for tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def make_trace(
+    n: int = 0, *, steps: int | list[dict[str, Any]] = 3, source: str | None = "test", **extra: Any
+) -> dict[str, Any]:
+    """A valid trace body; `n` makes it distinct. `steps` is a count or the steps themselves."""
+    if isinstance(steps, int):
+        steps = [{"i": i, "type": "reasoning", "content": f"step {i} of {n}"} for i in range(steps)]
+    meta: dict[str, Any] = {"n": n}
+    if source is not None:
+        meta["source"] = source
+    body: dict[str, Any] = {
+        "trace_version": "1.0",
+        "prompt": f"What is {n} + {n}?",
+        "steps": steps,
+        "final_answer": str(2 * n),
+        "meta": meta,
+    }
+    body.update(extra)
+    return body
