@@ -23,10 +23,11 @@ from rich.progress import (
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.db.engine import create_engine
-from tunix_rt.db.migrate import upgrade
+from tunix_rt.db.migrate import ensure_schema, upgrade
 from tunix_rt.errors import TunixRTError
 from tunix_rt.settings import get_settings
 
@@ -50,12 +51,17 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def run(make: Callable[[AsyncEngine], Coroutine[Any, Any, T]]) -> T:
-    """Run one async service call on a fresh engine; domain errors become one line and exit 1."""
+def run(make: Callable[[AsyncEngine], Coroutine[Any, Any, T]], *, migrate: bool = True) -> T:
+    """Run one async service call on a fresh engine (schema brought up to date first).
+
+    Domain, database and file errors become one line on stderr and exit code 1.
+    """
 
     async def main() -> T:
         engine = create_engine(get_settings().database_url)
         try:
+            if migrate:
+                await ensure_schema(engine)
             return await make(engine)
         finally:
             await engine.dispose()
@@ -64,8 +70,11 @@ def run(make: Callable[[AsyncEngine], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(main())
     except TunixRTError as exc:
         raise fail(str(exc)) from None
-    except OSError as exc:
-        raise fail(str(exc)) from None
+    except (OSError, SQLAlchemyError) as exc:
+        if os.environ.get("TUNIX_RT_DEBUG"):
+            raise
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise fail(f"{message} (TUNIX_RT_DEBUG=1 shows the traceback)") from None
 
 
 # --- serve / db ----------------------------------------------------------------------------
@@ -84,7 +93,7 @@ def serve(
 
     settings = get_settings()
     if migrate:
-        run(upgrade)
+        run(upgrade, migrate=False)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -97,7 +106,7 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    run(upgrade)
+    run(upgrade, migrate=False)
     err.print("database is up to date")
 
 
@@ -106,11 +115,7 @@ def demo() -> None:
     """Load the demo traces (idempotent: they have fixed ids)."""
     from tunix_rt.demo import load_demo_traces
 
-    async def main(engine: AsyncEngine) -> int:
-        await upgrade(engine)
-        return await load_demo_traces(engine)
-
-    added = run(main)
+    added = run(load_demo_traces)
     err.print(f"demo traces: {added} added")
 
 

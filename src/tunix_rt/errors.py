@@ -16,7 +16,11 @@ class ConflictError(TunixRTError):
 
 
 class InvalidInputError(TunixRTError):
-    """The request is well-formed but not acceptable."""
+    """The request is well-formed but not acceptable; `loc` names the offending field."""
+
+    def __init__(self, message: str, *, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class UnavailableError(TunixRTError):

@@ -112,7 +112,11 @@ async def test_batch_count_is_capped(client: httpx.AsyncClient, settings: object
     app_settings.batch_max_items = 3
     response = await client.post("/api/traces/batch", json=[make_trace(n) for n in range(4)])
     assert response.status_code == 422
-    assert response.json() == {"detail": "a batch holds at most 3 traces; got 4"}
+    assert response.json() == {
+        "detail": [
+            {"loc": ["body"], "msg": "a batch holds at most 3 traces; got 4", "type": "value_error"}
+        ]
+    }
     assert (await client.post("/api/traces/batch", json=[])).status_code == 422
 
 
@@ -259,3 +263,18 @@ async def test_health(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/health")
     assert response.status_code == 200
     assert response.json() == {"status": "healthy"}
+
+
+async def test_health_is_503_with_a_reason_when_the_database_is_down() -> None:
+    from tunix_rt.api.app import create_app
+    from tunix_rt.settings import Settings
+
+    settings = Settings(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/api/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unhealthy"
+    assert body["reason"].startswith("database unavailable: ")

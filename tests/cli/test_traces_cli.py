@@ -147,3 +147,18 @@ def test_list_and_show(db: str, tmp_path: Path) -> None:
     malformed = tunix_rt(db, "traces", "show", "xyz")
     assert malformed.returncode == 1
     assert "is not a trace id" in malformed.stderr.decode()
+
+
+def test_unreachable_database_is_one_line_not_a_traceback() -> None:
+    result = tunix_rt("postgresql+asyncpg://nobody@127.0.0.1:1/none", "traces", "list")
+    assert result.returncode == 1
+    stderr = result.stderr.decode()
+    assert stderr.startswith("error: ")
+    assert "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_fresh_database_needs_no_manual_migration(sqlite_url: str) -> None:
+    result = tunix_rt(sqlite_url, "traces", "list")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == "id\tcreated_at\ttrace_version\n"

@@ -1,9 +1,12 @@
-"""Map domain errors onto HTTP status codes with `{"detail": ...}` bodies."""
+"""Map domain errors onto HTTP: 422 in FastAPI's validation shape, others as `{"detail": str}`."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from tunix_rt.errors import (
     ConflictError,
@@ -16,9 +19,35 @@ from tunix_rt.errors import (
 STATUS_BY_ERROR: dict[type[TunixRTError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
-    InvalidInputError: 422,
     UnavailableError: 503,
 }
+
+
+class ErrorMessage(BaseModel):
+    """The body of every 4xx/5xx other than 422."""
+
+    detail: str
+
+
+_DESCRIPTIONS = {
+    400: "The body could not be decoded (not UTF-8 JSON)",
+    401: "Missing or wrong bearer token",
+    404: "Not found",
+    409: "Conflicts with stored state",
+    413: "Request body over the size limit",
+    503: "A dependency is unavailable",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` documenting the given error codes."""
+    return {code: {"model": ErrorMessage, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+async def _invalid_input(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidInputError)
+    error = {"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}
+    return JSONResponse({"detail": [error]}, status_code=422)
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -27,4 +56,5 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(InvalidInputError, _invalid_input)
     app.add_exception_handler(TunixRTError, _domain_error)

@@ -140,7 +140,9 @@ class Cursor:
                 raise ValueError("naive timestamp")
             return cls(created_at=created_at, seq=int(seq))
         except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-            raise InvalidInputError("cursor is not one that a trace list returned") from exc
+            raise InvalidInputError(
+                "cursor is not one that a trace list returned", loc=("query", "cursor")
+            ) from exc
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine
+from tunix_rt.api.errors import error_responses
 from tunix_rt.errors import InvalidInputError
 from tunix_rt.traces import store
 from tunix_rt.traces.schema import ReasoningTrace, TraceRecord, TraceSummary
@@ -16,7 +17,7 @@ from tunix_rt.traces.scoring import Criteria, baseline_score
 
 router = APIRouter(prefix="/api/traces", tags=["traces"])
 
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No trace with that id"}}
+NOT_FOUND = error_responses(404)
 
 
 class BatchCreated(BaseModel):
@@ -57,7 +58,12 @@ class Comparison(BaseModel):
     other: ScoredTrace
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=TraceSummary)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TraceSummary,
+    responses=error_responses(400, 413),
+)
 async def create_trace(trace: ReasoningTrace, engine: Engine) -> TraceSummary:
     """Store one trace. Bodies over `TUNIX_RT_TRACE_MAX_BYTES` are refused with 413."""
     return await store.create_trace(engine, trace)
@@ -67,7 +73,7 @@ async def create_trace(trace: ReasoningTrace, engine: Engine) -> TraceSummary:
     "/batch",
     status_code=status.HTTP_201_CREATED,
     response_model=BatchCreated,
-    responses={422: {"description": "Some item is invalid; nothing was stored"}},
+    responses=error_responses(400, 413),
 )
 async def create_traces(
     traces: Annotated[list[ReasoningTrace], Body(min_length=1)],
@@ -80,7 +86,8 @@ async def create_traces(
     """
     if len(traces) > settings.batch_max_items:
         raise InvalidInputError(
-            f"a batch holds at most {settings.batch_max_items} traces; got {len(traces)}"
+            f"a batch holds at most {settings.batch_max_items} traces; got {len(traces)}",
+            loc=("body",),
         )
     created = await store.create_traces(engine, traces)
     return BatchCreated(created_count=len(created), traces=created)
@@ -103,7 +110,7 @@ async def list_traces(
     (exclusive), `q` (case-insensitive substring of the prompt).
     """
     if cursor is not None and offset:
-        raise InvalidInputError("use either offset or cursor, not both")
+        raise InvalidInputError("use either offset or cursor, not both", loc=("query", "cursor"))
     page = await store.list_traces(
         conn,
         limit=limit,
@@ -158,7 +165,7 @@ async def delete_trace(trace_id: uuid.UUID, engine: Engine) -> Response:
     "/{trace_id}/score",
     status_code=status.HTTP_201_CREATED,
     response_model=ScoreResponse,
-    responses=NOT_FOUND,
+    responses=error_responses(400, 404, 413),
 )
 async def score_trace(trace_id: uuid.UUID, request: ScoreRequest, engine: Engine) -> ScoreResponse:
     """Score a trace and store the result (the latest score per criteria is kept)."""
