@@ -1,0 +1,109 @@
+"""What every command shares: running a service call, one-line errors, progress, safe output."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.db.engine import create_engine
+from tunix_rt.db.migrate import ensure_schema
+from tunix_rt.errors import TunixRTError
+from tunix_rt.settings import get_settings
+
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(Text.assemble(("error:", "red"), " ", message), highlight=False)
+    return typer.Exit(code)
+
+
+def run(make: Callable[[AsyncEngine], Coroutine[Any, Any, T]], *, migrate: bool = True) -> T:
+    """Run one async service call on a fresh engine (schema brought up to date first).
+
+    Domain, database and file errors become one line on stderr and exit code 1.
+    """
+
+    async def main() -> T:
+        engine = create_engine(get_settings().database_url)
+        try:
+            if migrate:
+                await ensure_schema(engine)
+            return await make(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except TunixRTError as exc:
+        raise fail(str(exc)) from None
+    except (OSError, SQLAlchemyError) as exc:
+        if os.environ.get("TUNIX_RT_DEBUG"):
+            raise
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise fail(f"{message} (TUNIX_RT_DEBUG=1 shows the traceback)") from None
+
+
+@contextmanager
+def open_input(path: str) -> Iterator[tuple[IO[bytes], int | None]]:
+    if path == "-":
+        yield sys.stdin.buffer, None
+        return
+    try:
+        handle = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise fail(f"{path}: {exc.strerror}") from None
+    with handle:
+        yield handle, os.fstat(handle.fileno()).st_size
+
+
+@contextmanager
+def progress_bar(console: Console, total_bytes: int | None) -> Iterator[Progress]:
+    columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
+    if total_bytes is not None:
+        columns += [DownloadColumn(), TransferSpeedColumn()]
+    else:
+        columns += [MofNCompleteColumn()]
+    columns.append(TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield progress
+
+
+@contextmanager
+def atomic_output(path: str) -> Iterator[IO[bytes]]:
+    """stdout for `-`; otherwise a temporary file renamed over `path` only when complete."""
+    if path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

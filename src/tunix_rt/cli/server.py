@@ -1,0 +1,53 @@
+"""`tunix-rt serve`, `tunix-rt db upgrade` and `tunix-rt demo`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tunix_rt.cli.common import err, run
+from tunix_rt.db.migrate import upgrade
+from tunix_rt.settings import get_settings
+
+app = typer.Typer()
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default: 8000]")] = None,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
+) -> None:
+    """Serve the API (interactive docs at /docs)."""
+    import uvicorn
+
+    from tunix_rt.api.app import create_app
+
+    settings = get_settings()
+    if migrate:
+        run(upgrade, migrate=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    run(upgrade, migrate=False)
+    err.print("database is up to date")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo traces (idempotent: they have fixed ids)."""
+    from tunix_rt.demo import load_demo_traces
+
+    added = run(load_demo_traces)
+    err.print(f"demo traces: {added} added")

@@ -1,0 +1,119 @@
+"""`tunix-rt traces ...`: import, list, show and export traces."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.cli.common import atomic_output, err, fail, open_input, progress_bar, run
+
+traces_app = typer.Typer(help="Import, browse and export traces.", no_args_is_help=True)
+
+
+@traces_app.command("import")
+def traces_import(
+    file: Annotated[str, typer.Argument(help="JSONL file, one trace per line; - reads stdin.")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Store the good lines even if some are bad.")
+    ] = False,
+) -> None:
+    """Import traces, all or nothing (exit 1 and nothing stored if any line is bad)."""
+    from tunix_rt.traces.importer import import_lines
+
+    name = "<stdin>" if file == "-" else file
+    with open_input(file) as (handle, size), progress_bar(err, size) as progress:
+        task = progress.add_task("importing", total=size)
+
+        def on_progress(lines: int, nbytes: int) -> None:
+            progress.update(task, completed=nbytes, description=f"{lines:,} lines")
+
+        report = run(
+            lambda engine: import_lines(
+                engine, handle, skip_invalid=skip_invalid, on_progress=on_progress
+            )
+        )
+    for error in report.errors:
+        err.print(
+            f"{name}:{error.line}: {error.reason}", highlight=False, markup=False, soft_wrap=True
+        )
+    if report.committed:
+        err.print(f"imported {report.stored:,} traces", highlight=False)
+    else:
+        err.print(f"nothing imported: {len(report.errors):,} bad lines", highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@traces_app.command("list")
+def traces_list(
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page")] = None,
+    source: Annotated[str | None, typer.Option(help="meta.source equals")] = None,
+    q: Annotated[str | None, typer.Option(help="prompt contains (case-insensitive)")] = None,
+) -> None:
+    """List traces, newest first."""
+    from tunix_rt.traces.store import Cursor, TraceFilters, list_traces
+
+    async def main(engine: AsyncEngine) -> Any:
+        async with engine.connect() as conn:
+            return await list_traces(
+                conn,
+                limit=limit,
+                cursor=Cursor.decode(cursor) if cursor else None,
+                filters=TraceFilters(source=source, q=q),
+            )
+
+    page = run(main)
+    lines = ["id\tcreated_at\ttrace_version"]
+    lines += [f"{i.id}\t{i.created_at.isoformat()}\t{i.trace_version}" for i in page.items]
+    sys.stdout.write("\n".join(lines) + "\n")
+    if page.next_cursor:
+        err.print(f"next page: --cursor {page.next_cursor}", highlight=False)
+
+
+@traces_app.command("show")
+def traces_show(trace_id: Annotated[str, typer.Argument(help="Trace id (UUID)")]) -> None:
+    """Print one trace as JSON."""
+    from tunix_rt.traces.store import get_trace
+
+    try:
+        parsed = uuid.UUID(trace_id)
+    except ValueError:
+        raise fail(f"{trace_id!r} is not a trace id (UUID)") from None
+
+    async def main(engine: AsyncEngine) -> Any:
+        async with engine.connect() as conn:
+            return await get_trace(conn, parsed)
+
+    record = run(main)
+    sys.stdout.write(record.model_dump_json(indent=2) + "\n")
+
+
+@traces_app.command("export")
+def traces_export(
+    output: Annotated[str, typer.Option("-o", "--output", help="JSONL file; - for stdout.")],
+    source: Annotated[str | None, typer.Option(help="meta.source equals")] = None,
+) -> None:
+    """Export traces, oldest first, as JSONL that `traces import` reads back (ids kept)."""
+    from tunix_rt.traces.export import count_matching, export_traces
+    from tunix_rt.traces.store import TraceFilters
+
+    filters = TraceFilters(source=source)
+
+    async def main(engine: AsyncEngine) -> int:
+        total = await count_matching(engine, filters)
+        with atomic_output(output) as out, progress_bar(err, None) as progress:
+            task = progress.add_task("exporting", total=total)
+            return await export_traces(
+                engine,
+                out,
+                filters=filters,
+                on_progress=lambda n: progress.update(task, completed=n),
+            )
+
+    written = run(main)
+    err.print(f"exported {written:,} traces", highlight=False)
