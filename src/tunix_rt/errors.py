@@ -7,6 +7,10 @@ class TunixRTError(Exception):
     """Base class of every error a user can cause."""
 
 
+class BadRequestError(TunixRTError):
+    """The request is missing something it must have."""
+
+
 class NotFoundError(TunixRTError):
     """The named object does not exist."""
 

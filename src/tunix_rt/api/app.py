@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt import __version__
 from tunix_rt.api.errors import install_error_handlers
 from tunix_rt.api.middleware import BearerToken, BodySizeLimit
-from tunix_rt.api.routers import health, traces
+from tunix_rt.api.routers import datasets, generators, health, traces, tunix
 from tunix_rt.db.engine import create_engine
 from tunix_rt.settings import Settings, get_settings
 
@@ -39,6 +39,10 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(traces.router)
+    app.include_router(datasets.router)
+    app.include_router(tunix.router)
+    app.include_router(generators.ungar_router)
+    app.include_router(generators.router)
 
     def body_limit(path: str) -> int:
         if path == "/api/traces/batch":

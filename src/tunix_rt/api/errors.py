@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from tunix_rt.errors import (
+    BadRequestError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
@@ -17,6 +18,7 @@ from tunix_rt.errors import (
 )
 
 STATUS_BY_ERROR: dict[type[TunixRTError], int] = {
+    BadRequestError: 400,
     NotFoundError: 404,
     ConflictError: 409,
     UnavailableError: 503,
@@ -30,7 +32,7 @@ class ErrorMessage(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "The body could not be decoded (not UTF-8 JSON)",
+    400: "Bad request: unparseable (body not UTF-8 JSON, request line too long) or incomplete",
     401: "Missing or wrong bearer token",
     404: "Not found",
     409: "Conflicts with stored state",

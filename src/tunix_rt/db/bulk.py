@@ -2,8 +2,8 @@
 
 On SQLite the rows go to the driver as ready-made tuples in one `executemany`, skipping the
 per-value Python of SQLAlchemy's type processors; the values are formatted exactly as those
-processors would (tests read them back through SQLAlchemy). Other databases use SQLAlchemy's
-own executemany, which asyncpg pipelines.
+processors would (tests read them back through SQLAlchemy). On PostgreSQL they go through
+asyncpg's binary COPY, on the caller's transaction.
 """
 
 from __future__ import annotations
@@ -12,13 +12,23 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, cast
+from sqlalchemy import bindparam, cast, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tunix_rt.db.models import traces_table
 from tunix_rt.db.types import JSONDocument
 
-_COLUMNS = ("id", "created_at", "trace_version", "source", "prompt", "step_count", "payload")
+_COLUMNS = (
+    "id",
+    "created_at",
+    "trace_version",
+    "source",
+    "prompt",
+    "final_answer",
+    "step_count",
+    "char_count",
+    "payload",
+)
 _SQLITE_INSERT = (
     f"INSERT INTO traces ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 )
@@ -27,6 +37,7 @@ _GENERIC_INSERT = traces_table.insert().values(
     payload=cast(bindparam("payload_json"), JSONDocument),
     **{name: bindparam(name) for name in _COLUMNS if name != "payload"},
 )
+_COPY_KEYS = tuple("payload_json" if name == "payload" else name for name in _COLUMNS)
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME storage format
 
 
@@ -37,7 +48,9 @@ def _sqlite_values(row: dict[str, Any], stamp: str) -> tuple[Any, ...]:
         row["trace_version"],
         row["source"],
         row["prompt"],
+        row["final_answer"],
         row["step_count"],
+        row["char_count"],
         row["payload_json"],
     )
 
@@ -59,5 +72,16 @@ async def insert_trace_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]
                 stamp = stamps[at] = at.astimezone(UTC).strftime(_SQLITE_DATETIME)
             values.append(_sqlite_values(row, stamp))
         await driver.executemany(_SQLITE_INSERT, values)
-    else:
+    elif conn.dialect.name == "postgresql":
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        if not driver.is_in_transaction():
+            # SQLAlchemy opens asyncpg's transaction lazily, at its first statement; without
+            # this the COPY would commit on its own, outside the caller's transaction.
+            await conn.execute(text("SELECT 1"))
+            assert driver.is_in_transaction()
+        records = [tuple(row[name] for name in _COPY_KEYS) for row in rows]
+        await driver.copy_records_to_table("traces", records=records, columns=list(_COLUMNS))
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         await conn.execute(_GENERIC_INSERT, list(rows))

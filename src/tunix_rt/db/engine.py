@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tunix_rt.db.functions import register_sqlite_functions
+
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -47,3 +49,4 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+    register_sqlite_functions(dbapi_connection)

@@ -40,7 +40,11 @@ class Trace(Base):
     trace_version: Mapped[str] = mapped_column(String(64), nullable=False)
     source: Mapped[str | None] = mapped_column(String(255), nullable=True)
     prompt: Mapped[str] = mapped_column(Text, nullable=False)
+    final_answer: Mapped[str] = mapped_column(Text, nullable=False)
     step_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    char_count: Mapped[int] = mapped_column(
+        Integer, nullable=False, doc="Characters of prompt, step contents and final answer."
+    )
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
 
     __table_args__ = (
@@ -65,5 +69,44 @@ class TraceScore(Base):
     __table_args__ = (Index("ix_trace_scores_criteria_score", "criteria", "score"),)
 
 
+class Dataset(Base):
+    """An immutable, reproducible selection of traces and its manifest."""
+
+    __tablename__ = "datasets"
+
+    key: Mapped[str] = mapped_column(String(257), primary_key=True)
+    build_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    version: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    trace_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    export_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    manifest: Mapped[dict[str, Any]] = mapped_column(
+        JSONDocument, nullable=False, doc="The manifest without its trace ids (they are items)."
+    )
+
+
+class DatasetItem(Base):
+    """One trace of a dataset, at its position, in its split."""
+
+    __tablename__ = "dataset_items"
+
+    dataset_key: Mapped[str] = mapped_column(
+        String(257), ForeignKey("datasets.key", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trace_seq: Mapped[int] = mapped_column(
+        SeqType, ForeignKey("traces.seq", ondelete="RESTRICT"), nullable=False
+    )
+    split: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+    __table_args__ = (
+        Index("ix_dataset_items_trace_seq", "trace_seq"),
+        Index("ix_dataset_items_key_split_position", "dataset_key", "split", "position"),
+    )
+
+
 traces_table: Table = cast(Table, Trace.__table__)
 scores_table: Table = cast(Table, TraceScore.__table__)
+datasets_table: Table = cast(Table, Dataset.__table__)
+dataset_items_table: Table = cast(Table, DatasetItem.__table__)

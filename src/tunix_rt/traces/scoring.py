@@ -7,9 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from tunix_rt.errors import InvalidInputError
+from tunix_rt.evals.answers import answer_match
 from tunix_rt.traces.schema import ReasoningTrace
 
-Criteria = Literal["baseline"]
+Criteria = Literal["baseline", "answer_match"]
 
 
 class ScoreResult(BaseModel):
@@ -44,8 +46,46 @@ def baseline_score(trace: ReasoningTrace, *, now: datetime | None = None) -> Sco
     )
 
 
+def expected_answer(trace: ReasoningTrace) -> str | None:
+    """`meta.expected_answer` as text (integers are accepted); None when absent or blank."""
+    value = (trace.meta or {}).get("expected_answer")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def answer_match_score(trace: ReasoningTrace, *, now: datetime | None = None) -> ScoreResult:
+    """100 when `final_answer` equals `meta.expected_answer` after normalisation, else 0.
+
+    Normalisation is `evals.answers.normalize_answer` (case, whitespace, one trailing period,
+    thousands separators). A trace without an expected answer raises `InvalidInputError`.
+    """
+    expected = expected_answer(trace)
+    if expected is None:
+        raise InvalidInputError(
+            "criteria answer_match needs meta.expected_answer (a non-empty string or an "
+            "integer) and this trace has none; use criteria baseline",
+            loc=("body", "criteria"),
+        )
+    match = answer_match(trace.final_answer, expected)
+    return ScoreResult(
+        score=match.score,
+        details={
+            "criteria": "answer_match",
+            "expected_answer": expected,
+            "final_answer": trace.final_answer,
+            "normalized_expected": match.normalized_expected,
+            "normalized_final_answer": match.normalized_generated,
+            "matched": match.matched,
+            "scored_at": (now or datetime.now(UTC)).isoformat(),
+        },
+    )
+
+
 def score_trace(trace: ReasoningTrace, criteria: Criteria) -> ScoreResult:
     """Score `trace` under `criteria`."""
     if criteria == "baseline":
         return baseline_score(trace)
+    if criteria == "answer_match":
+        return answer_match_score(trace)
     raise AssertionError(f"unhandled criteria {criteria!r}")  # pragma: no cover

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.db.bulk import insert_trace_rows
-from tunix_rt.db.models import scores_table, traces_table
+from tunix_rt.db.models import dataset_items_table, scores_table, traces_table
 from tunix_rt.db.types import UTCDateTime
-from tunix_rt.errors import InvalidInputError, NotFoundError
+from tunix_rt.errors import ConflictError, InvalidInputError, NotFoundError
 from tunix_rt.traces.schema import ReasoningTrace, TraceRecord, TraceSummary
 from tunix_rt.traces.scoring import Criteria, ScoreResult, score_trace
 
@@ -38,7 +38,11 @@ def trace_row(
         "trace_version": trace.trace_version,
         "source": trace.source,
         "prompt": trace.prompt,
+        "final_answer": trace.final_answer,
         "step_count": len(trace.steps),
+        "char_count": len(trace.prompt)
+        + len(trace.final_answer)
+        + sum(len(step.content) for step in trace.steps),
         "payload_json": trace.model_dump_json(include=PAYLOAD_FIELDS),
     }
 
@@ -94,11 +98,31 @@ async def get_trace(
 
 
 async def delete_trace(engine: AsyncEngine, trace_id: uuid.UUID) -> None:
-    """Delete a trace and its scores."""
-    async with engine.begin() as conn:
-        result = await conn.execute(delete(T).where(T.c.id == trace_id))
-        if result.rowcount == 0:
-            raise NotFoundError(f"trace {trace_id} not found")
+    """Delete a trace and its scores; refused while a dataset holds it."""
+    try:
+        async with engine.begin() as conn:
+            result = await conn.execute(delete(T).where(T.c.id == trace_id))
+            if result.rowcount == 0:
+                raise NotFoundError(f"trace {trace_id} not found")
+    except IntegrityError as exc:  # held by a dataset (dataset_items.trace_seq RESTRICT)
+        async with engine.connect() as conn:
+            holders = await datasets_holding(conn, trace_id)
+        raise ConflictError(
+            f"trace {trace_id} belongs to dataset(s) {', '.join(holders)}; "
+            "datasets are immutable, so delete those datasets first"
+        ) from exc
+
+
+async def datasets_holding(conn: AsyncConnection, trace_id: uuid.UUID) -> list[str]:
+    """Keys of the datasets that hold trace `trace_id`."""
+    stmt = (
+        select(dataset_items_table.c.dataset_key)
+        .join(T, T.c.seq == dataset_items_table.c.trace_seq)
+        .where(T.c.id == trace_id)
+        .distinct()
+        .order_by(dataset_items_table.c.dataset_key)
+    )
+    return list((await conn.execute(stmt)).scalars().all())
 
 
 async def count_traces(conn: AsyncConnection) -> int:
@@ -190,11 +214,18 @@ async def list_traces(
 
 
 async def stream_traces(
-    conn: AsyncConnection, *, filters: TraceFilters = TraceFilters(), batch_size: int = 2000
+    conn: AsyncConnection,
+    *,
+    filters: TraceFilters = TraceFilters(),
+    batch_size: int = 2000,
+    limit: int | None = None,
 ) -> AsyncIterator[tuple[uuid.UUID, datetime, dict[str, Any]]]:
-    """Every matching trace, oldest first, as `(id, created_at, payload)`, in constant memory."""
+    """Every matching trace (the first `limit`), oldest first, as `(id, created_at, payload)`,
+    in constant memory."""
     stmt = _filtered(select(T.c.id, T.c.created_at, T.c.payload), filters)
     stmt = stmt.order_by(T.c.created_at, T.c.seq).execution_options(yield_per=batch_size)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     result = await conn.stream(stmt)
     async for partition in result.partitions(batch_size):
         for row in partition:

@@ -1,0 +1,179 @@
+"""Shared pieces of the benchmarks: synthetic traces, databases, a live server, percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import text
+
+from tunix_rt.db.engine import create_engine
+
+WORDS = [
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "this",
+    "are",
+    "or",
+    "from",
+    "at",
+    "which",
+    "but",
+    "sum",
+    "carry",
+    "digit",
+    "add",
+    "step",
+    "value",
+    "compare",
+    "larger",
+    "smaller",
+    "result",
+    "first",
+    "second",
+    "third",
+    "answer",
+]
+
+POSTGRES_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+POSTGRES_BENCH_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/tunix_rt_bench"
+
+
+def typical_trace(rng: random.Random, n: int) -> dict[str, Any]:
+    """3-6 steps of 50-300 characters, as the issue's 'typical trace'."""
+
+    def text_of(chars: int) -> str:
+        words: list[str] = []
+        while sum(len(w) + 1 for w in words) < chars:
+            words.append(rng.choice(WORDS))
+        return " ".join(words)[:chars]
+
+    return {
+        "trace_version": "1.0",
+        "prompt": f"Question {n}: " + text_of(rng.randint(60, 200)),
+        "steps": [
+            {"i": i, "type": "reasoning", "content": text_of(rng.randint(50, 300))}
+            for i in range(rng.randint(3, 6))
+        ],
+        "final_answer": text_of(rng.randint(5, 40)),
+        "meta": {"source": rng.choice(["bench-a", "bench-b", "bench-c"]), "n": n},
+    }
+
+
+def trace_lines(count: int, seed: int = 0, pool: int = 5_000) -> Iterator[bytes]:
+    """`count` JSONL lines cycling through `pool` distinct typical traces (fast to make)."""
+    rng = random.Random(seed)
+    lines = [orjson.dumps(typical_trace(rng, n)) + b"\n" for n in range(min(pool, count))]
+    for n in range(count):
+        yield lines[n % len(lines)]
+
+
+def write_jsonl(path: Path, count: int, seed: int = 0) -> Path:
+    with path.open("wb") as handle:
+        for line in trace_lines(count, seed):
+            handle.write(line)
+    return path
+
+
+def database_url(backend: str, workdir: Path) -> str:
+    """A fresh, empty database of the given backend."""
+    if backend == "sqlite":
+        path = workdir / "bench.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return f"sqlite+aiosqlite:///{path}"
+    asyncio.run(_recreate_postgres())
+    return POSTGRES_BENCH_URL
+
+
+async def _recreate_postgres() -> None:
+    engine = create_engine(POSTGRES_ADMIN_URL)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("DROP DATABASE IF EXISTS tunix_rt_bench WITH (FORCE)"))
+            await conn.execute(text("CREATE DATABASE tunix_rt_bench"))
+    finally:
+        await engine.dispose()
+
+
+def cli_env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNIX_RT_")}
+    env["TUNIX_RT_DATABASE_URL"] = url
+    env["TUNIX_RT_DATA_DIR"] = str(Path(tempfile.gettempdir()) / "tunix_rt_bench_data")
+    return env
+
+
+def run_cli(url: str, *args: str) -> tuple[float, int, subprocess.CompletedProcess[bytes] | int]:
+    """Run `tunix-rt ARGS`; returns (seconds, peak RSS in KiB of that process, exit status)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tunix_rt", *args],
+        env=cli_env(url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        raise RuntimeError(f"tunix-rt {' '.join(args)} failed: {stderr}")
+    return elapsed, usage.ru_maxrss, status
+
+
+@contextmanager
+def live_server(url: str, port: int = 8765) -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tunix_rt", "serve", "--port", str(port)],
+        env=cli_env(url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("server did not start")
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def p95_ms(samples: list[float]) -> float:
+    return round(statistics.quantiles(samples, n=100)[94] * 1000, 2)
+
+
+def p50_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 2)

@@ -1,0 +1,111 @@
+"""`/api/datasets`: build, list, show, export and delete datasets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.api.deps import AppSettings, Connection, Engine
+from tunix_rt.api.errors import error_responses
+from tunix_rt.datasets import service
+from tunix_rt.datasets.export import export_lines
+from tunix_rt.datasets.schema import (
+    KEY_PATTERN,
+    DatasetBuildRequest,
+    DatasetBuilt,
+    DatasetManifest,
+    DatasetSummary,
+)
+from tunix_rt.formats import ExportFormat
+
+router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+NDJSON = "application/x-ndjson"
+DatasetKeyPath = Annotated[str, Path(pattern=KEY_PATTERN, description="`{name}-{version}`")]
+
+
+class DatasetList(BaseModel):
+    data: list[DatasetSummary]
+
+
+@router.post(
+    "/build",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DatasetBuilt,
+    responses=error_responses(400, 409, 413),
+)
+async def build_dataset(
+    request: DatasetBuildRequest, engine: Engine, settings: AppSettings
+) -> DatasetBuilt:
+    """Select traces in SQL and freeze them, with stats and a manifest, as `{name}-{version}`.
+
+    `random` needs a `seed`; `splits` (e.g. `{"train": 0.9, "val": 0.1}`) partition the
+    selection reproducibly by the seed. An existing key is 409: datasets are immutable.
+    """
+    return await service.build(engine, settings.data_dir, request)
+
+
+@router.get("", response_model=DatasetList)
+async def list_datasets(conn: Connection) -> DatasetList:
+    """Every dataset, newest first."""
+    return DatasetList(data=await service.list_all(conn))
+
+
+@router.get("/{dataset_key}", response_model=DatasetManifest, responses=error_responses(404))
+async def get_dataset(dataset_key: DatasetKeyPath, conn: Connection) -> DatasetManifest:
+    """The manifest: filters, strategy, seed, ordered trace ids, stats, export sha256."""
+    return await service.manifest(conn, dataset_key)
+
+
+@router.delete(
+    "/{dataset_key}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(404),
+)
+async def delete_dataset(
+    dataset_key: DatasetKeyPath, engine: Engine, settings: AppSettings
+) -> Response:
+    """Delete a dataset (its traces stay) and its manifest file."""
+    await service.delete(engine, settings.data_dir, dataset_key)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/{dataset_key}/export.jsonl",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {NDJSON: {}}},
+        304: {"description": "Not modified: the ETag in If-None-Match matches"},
+        **error_responses(400, 404),
+    },
+)
+async def export_dataset(
+    dataset_key: DatasetKeyPath,
+    engine: Engine,
+    format: ExportFormat = ExportFormat.TRACE,
+    split: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None,
+    system: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
+    if_none_match: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    """Stream the dataset as NDJSON in manifest order; the ETag identifies the exact bytes."""
+    etag = await service.check_export(engine, dataset_key, format, split, system)
+    if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    return StreamingResponse(
+        _stream(engine, dataset_key, format, split, system),
+        media_type=NDJSON,
+        headers={"ETag": etag},
+    )
+
+
+async def _stream(
+    engine: AsyncEngine, key: str, fmt: str, split: str | None, system: str | None
+) -> AsyncIterator[bytes]:
+    async with engine.connect() as conn:
+        async for chunk in export_lines(conn, key, fmt, split=split, system=system):
+            yield chunk

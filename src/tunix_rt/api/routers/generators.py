@@ -1,0 +1,206 @@
+"""`/api/ungar/*` (High Card Duel, as in the original system) and `/api/generators/*`."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Annotated, Any, Literal, get_args
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.api.deps import Engine
+from tunix_rt.api.errors import error_responses
+from tunix_rt.formats import encode_line, renderer_for
+from tunix_rt.generators import (
+    DEFAULT_SEED,
+    GENERATORS,
+    GeneratorError,
+    GeneratorSpec,
+    get_generator,
+    ungar_status,
+)
+from tunix_rt.generators.service import generate_and_store
+from tunix_rt.traces.schema import ReasoningTrace
+from tunix_rt.traces.store import TraceFilters, stream_traces
+
+ungar_router = APIRouter(prefix="/api/ungar", tags=["ungar"])
+router = APIRouter(prefix="/api/generators", tags=["generators"])
+
+MAX_GENERATE_COUNT = 10_000
+MAX_SEED = 2**32 - 1
+PREVIEW_COUNT = 3
+EXPORT_DEFAULT_LIMIT = 1_000
+EXPORT_MAX_LIMIT = 100_000
+HIGH_CARD_DUEL = "high-card-duel"
+
+GeneratorName = Literal["high-card-duel", "arithmetic", "comparison-chain"]
+assert set(get_args(GeneratorName)) == set(GENERATORS), "GeneratorName is out of date"
+
+GENERATE_ERRORS = error_responses(400, 413)
+
+
+class NDJSONResponse(StreamingResponse):
+    media_type = "application/x-ndjson"
+
+
+class UngarStatus(BaseModel):
+    available: bool = Field(description="True only when episodes are played through UNGAR.")
+    version: str | None = Field(description="The installed UNGAR version, if any.")
+    message: str = Field(description="Why UNGAR is or is not used.")
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=1, le=MAX_GENERATE_COUNT, description="Traces to generate (1-10,000).")
+    seed: int = Field(
+        default=DEFAULT_SEED,
+        ge=0,
+        le=MAX_SEED,
+        description="The same seed (and params) always gives the same traces.",
+    )
+    persist: bool = Field(
+        default=True, description="Store the traces; false only returns the preview."
+    )
+
+
+class GeneratorRequest(GenerateRequest):
+    params: dict[str, int | str] = Field(
+        default_factory=dict, description="Generator parameters (see GET /api/generators)."
+    )
+
+
+class GenerateResponse(BaseModel):
+    trace_ids: list[uuid.UUID] = Field(
+        description="Ids of the stored traces in generation order; empty when persist is false."
+    )
+    preview: list[ReasoningTrace] = Field(
+        description=f"The first {PREVIEW_COUNT} generated traces (full payloads)."
+    )
+
+
+class ParamInfo(BaseModel):
+    name: str
+    type: Literal["int", "str"]
+    default: int | str
+    description: str
+    choices: list[str]
+    minimum: int | None
+    maximum: int | None
+
+
+class GeneratorInfo(BaseModel):
+    name: str
+    description: str
+    source: str = Field(description="The `meta.source` of its traces.")
+    params: list[ParamInfo]
+
+
+def _checked(
+    spec: GeneratorSpec, count: int, seed: int, params: Mapping[str, object]
+) -> dict[str, object]:
+    """The coerced params; every argument is checked before anything is generated."""
+    try:
+        values: dict[str, object] = dict(spec.check_params(params))
+    except GeneratorError as exc:
+        raise GeneratorError(str(exc), loc=("body", "params")) from None
+    try:
+        spec.generate(count, seed, **values)  # raises for seeds in the reserved eval range
+    except GeneratorError as exc:
+        raise GeneratorError(str(exc), loc=("body", "seed")) from None
+    return values
+
+
+async def _generate(
+    engine: AsyncEngine, spec: GeneratorSpec, request: GenerateRequest, params: Mapping[str, object]
+) -> GenerateResponse:
+    values = _checked(spec, request.count, request.seed, params)
+    # Item i never depends on count, so the preview is the first items of the full request.
+    preview = list(
+        itertools.islice(spec.generate(request.count, request.seed, **values), PREVIEW_COUNT)
+    )
+    trace_ids: list[uuid.UUID] = []
+    if request.persist:
+        trace_ids = await generate_and_store(
+            engine, spec.name, request.count, request.seed, params=values
+        )
+    return GenerateResponse(trace_ids=trace_ids, preview=preview)
+
+
+@ungar_router.get("/status", response_model=UngarStatus)
+async def get_ungar_status() -> UngarStatus:
+    """Whether High Card Duel episodes are played through UNGAR (always 200).
+
+    UNGAR is optional; without it the built-in engine deals exactly the same cards.
+    """
+    available, version, message = ungar_status()
+    return UngarStatus(available=available, version=version, message=message)
+
+
+@ungar_router.post(
+    "/high-card-duel/generate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GenerateResponse,
+    responses=GENERATE_ERRORS,
+)
+async def generate_high_card_duel(request: GenerateRequest, engine: Engine) -> GenerateResponse:
+    """Generate High Card Duel traces (`meta.source` `ungar`) and store them unless `persist` is
+    false. Episode i uses seed `seed + i`; episode seeds 1,000,000-1,999,999 are reserved for
+    eval sets (422)."""
+    return await _generate(engine, get_generator(HIGH_CARD_DUEL), request, {})
+
+
+@ungar_router.get(
+    "/high-card-duel/export.jsonl",
+    response_class=NDJSONResponse,
+    responses={200: {"description": "One `trace`-format record per line (JSON Lines)."}},
+)
+async def export_high_card_duel(
+    engine: Engine,
+    limit: Annotated[int, Query(ge=1, le=EXPORT_MAX_LIMIT)] = EXPORT_DEFAULT_LIMIT,
+) -> NDJSONResponse:
+    """The stored High Card Duel traces (`meta.source` `ungar`), oldest first, at most `limit`
+    (1-100,000, default 1,000), as `trace`-format JSON Lines
+    (`{id, prompts, trace_steps, final_answer, metadata}`), streamed."""
+    return NDJSONResponse(_trace_lines(engine, TraceFilters(source="ungar"), limit))
+
+
+async def _trace_lines(
+    engine: AsyncEngine, filters: TraceFilters, limit: int
+) -> AsyncIterator[bytes]:
+    render = renderer_for("trace")
+    buffer: list[bytes] = []
+    async with engine.connect() as conn:
+        async for trace_id, _created_at, payload in stream_traces(
+            conn, filters=filters, limit=limit
+        ):
+            buffer.append(encode_line(render(str(trace_id), payload, None)))
+            if len(buffer) >= 500:
+                yield b"".join(buffer)
+                buffer = []
+    if buffer:
+        yield b"".join(buffer)
+
+
+@router.get("", response_model=list[GeneratorInfo])
+async def list_generators() -> list[dict[str, Any]]:
+    """Every registered generator with its params."""
+    return [spec.describe() for spec in GENERATORS.values()]
+
+
+@router.post(
+    "/{name}/generate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GenerateResponse,
+    responses=GENERATE_ERRORS,
+)
+async def generate_traces(
+    name: GeneratorName, request: GeneratorRequest, engine: Engine
+) -> GenerateResponse:
+    """Generate traces with any generator (`params` per GET /api/generators) and store them
+    unless `persist` is false."""
+    return await _generate(engine, get_generator(name), request, request.params)

@@ -1,0 +1,191 @@
+"""`tunix-rt datasets ...`, `tunix-rt export` and `tunix-rt manifest`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run
+from tunix_rt.datasets import service
+from tunix_rt.datasets.export import export_lines
+from tunix_rt.datasets.schema import DatasetBuildRequest
+from tunix_rt.formats import ExportFormat
+from tunix_rt.settings import get_settings
+from tunix_rt.traces.importer import describe_validation_error
+from tunix_rt.tunix.manifest import ManifestRequest
+from tunix_rt.tunix.service import sft_manifest
+
+datasets_app = typer.Typer(help="Build, list and show datasets.", no_args_is_help=True)
+app = typer.Typer()
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name:
+            raise fail(f"{option} takes NAME=VALUE, got {value!r}")
+        pairs[name] = rest
+    return pairs
+
+
+def _meta_value(text: str) -> Any:
+    """`--meta k=v`: integers, floats, true/false/null as JSON would read them; else text."""
+    import orjson
+
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return value if isinstance(value, int | float | bool | type(None)) else text
+
+
+@datasets_app.command("build")
+def build(
+    name: Annotated[str, typer.Argument(help="Letters, digits and ._-")],
+    version: Annotated[str, typer.Argument(help="Letters, digits and ._-")],
+    source: Annotated[str | None, typer.Option(help="meta.source equals")] = None,
+    meta: Annotated[list[str], typer.Option(help="meta.KEY equals VALUE (repeatable)")] = [],  # noqa: B006
+    prompt_contains: Annotated[str | None, typer.Option(help="prompt contains")] = None,
+    created_after: Annotated[datetime | None, typer.Option(help="ISO time, inclusive")] = None,
+    created_before: Annotated[datetime | None, typer.Option(help="ISO time, exclusive")] = None,
+    min_score: Annotated[str | None, typer.Option(help="CRITERIA=SCORE, e.g. baseline=40")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many traces")] = 100,
+    random: Annotated[
+        bool, typer.Option("--random", help="Random selection (needs --seed)")
+    ] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed for --random and --split")] = None,
+    dedupe: Annotated[bool, typer.Option(help="Drop repeated prompt + final answer")] = False,
+    split: Annotated[list[str], typer.Option(help="NAME=FRACTION, e.g. train=0.9")] = [],  # noqa: B006
+) -> None:
+    """Build an immutable dataset NAME-VERSION from the stored traces."""
+    filters: dict[str, Any] = {
+        "meta": {k: _meta_value(v) for k, v in _pairs(meta, "--meta").items()}
+    }
+    for field, value in (
+        ("source", source),
+        ("prompt_contains", prompt_contains),
+        ("created_after", created_after),
+        ("created_before", created_before),
+    ):
+        if value is not None:
+            filters[field] = value
+    if min_score is not None:
+        criteria, score = next(iter(_pairs([min_score], "--min-score").items()))
+        filters["min_score"] = {"criteria": criteria, "score": score}
+    try:
+        request = DatasetBuildRequest(
+            dataset_name=name,
+            dataset_version=version,
+            filters=filters,
+            limit=limit,
+            selection_strategy="random" if random else "latest",
+            seed=seed,
+            dedupe=dedupe,
+            splits={k: float(v) for k, v in _pairs(split, "--split").items()} or None,
+        )
+    except (ValidationError, ValueError) as exc:
+        message = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        raise fail(message) from None
+    data_dir = get_settings().data_dir
+    built = run(lambda engine: service.build(engine, data_dir, request))
+    err.print(f"built {built.dataset_key}: {built.trace_count:,} traces", highlight=False)
+    sys.stdout.write(built.model_dump_json(indent=2) + "\n")
+
+
+@datasets_app.command("list")
+def list_() -> None:
+    """Every dataset, newest first."""
+
+    async def main(engine: AsyncEngine) -> Any:
+        async with engine.connect() as conn:
+            return await service.list_all(conn)
+
+    lines = ["key\ttrace_count\tcreated_at\texport_sha256"]
+    lines += [
+        f"{d.dataset_key}\t{d.trace_count}\t{d.created_at.isoformat()}\t{d.export_sha256}"
+        for d in run(main)
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+@datasets_app.command("show")
+def show(key: Annotated[str, typer.Argument(help="NAME-VERSION")]) -> None:
+    """Print a dataset's manifest (with stats) as JSON."""
+
+    async def main(engine: AsyncEngine) -> Any:
+        async with engine.connect() as conn:
+            return await service.manifest(conn, key)
+
+    sys.stdout.write(run(main).model_dump_json(indent=2) + "\n")
+
+
+@app.command("export")
+def export(
+    key: Annotated[str, typer.Argument(help="NAME-VERSION")],
+    output: Annotated[str, typer.Option("-o", "--output", help="JSONL file; - for stdout")],
+    format: Annotated[ExportFormat, typer.Option(help="Export format")] = ExportFormat.TRACE,
+    split: Annotated[str | None, typer.Option(help="Only this split")] = None,
+    system: Annotated[str | None, typer.Option(help="System instruction to fold in")] = None,
+) -> None:
+    """Export a dataset in a training format, in manifest order (the same bytes every time)."""
+
+    async def main(engine: AsyncEngine) -> int:
+        await service.check_export(engine, key, format, split, system)
+        async with engine.connect() as conn:
+            total = (await service.manifest_counts(conn, key)).get(split or "", 0)
+            written = 0
+            with atomic_output(output) as out, progress_bar(err, None) as progress:
+                task = progress.add_task(f"exporting {format}", total=total)
+                async for chunk in export_lines(conn, key, format, split=split, system=system):
+                    out.write(chunk)
+                    written += chunk.count(b"\n")
+                    progress.update(task, completed=written)
+        return written
+
+    written = run(main)
+    err.print(f"exported {written:,} records", highlight=False)
+
+
+@app.command("manifest")
+def manifest(
+    key: Annotated[str, typer.Argument(help="NAME-VERSION")],
+    model_id: Annotated[str, typer.Option(help="e.g. google/gemma-2b-it")],
+    output: Annotated[str, typer.Option("-o", "--output", help="YAML file; - for stdout")] = "-",
+    output_dir: Annotated[
+        str | None, typer.Option(help="Under the runs dir [default: KEY]")
+    ] = None,
+    learning_rate: float = 2e-5,
+    num_epochs: int = 3,
+    batch_size: int = 8,
+    max_seq_length: int = 2048,
+) -> None:
+    """Write a Tunix run manifest (YAML) for a dataset."""
+    try:
+        request = ManifestRequest(
+            dataset_key=key,
+            model_id=model_id,
+            output_dir=output_dir or key,
+            learning_rate=learning_rate,
+            num_epochs=num_epochs,
+            batch_size=batch_size,
+            max_seq_length=max_seq_length,
+        )
+    except ValidationError as exc:
+        raise fail(describe_validation_error(exc)) from None
+
+    async def main(engine: AsyncEngine) -> str:
+        async with engine.connect() as conn:
+            return (await sft_manifest(conn, request)).to_yaml()
+
+    text = run(main)
+    with atomic_output(output) as out:
+        out.write(text.encode())
+    if output != "-":
+        err.print(f"wrote {Path(output)}", highlight=False)

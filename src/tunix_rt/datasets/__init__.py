@@ -1,0 +1,1 @@
+"""Datasets: reproducible, immutable selections of traces, their manifests, stats and exports."""

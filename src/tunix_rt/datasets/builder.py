@@ -1,0 +1,188 @@
+"""Building a dataset: select in SQL, partition, measure, hash the export, write the manifest."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, literal, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tunix_rt.datasets.export import export_sha256
+from tunix_rt.datasets.schema import (
+    DatasetBuildRequest,
+    DatasetBuilt,
+    DatasetManifest,
+    DatasetStats,
+)
+from tunix_rt.datasets.select import assign_splits, selection_query, split_sizes
+from tunix_rt.datasets.store import trace_ids
+from tunix_rt.db.models import dataset_items_table as I
+from tunix_rt.db.models import datasets_table as D
+from tunix_rt.db.models import traces_table as T
+from tunix_rt.errors import ConflictError, InvalidInputError
+from tunix_rt.traces.store import utc_now
+
+#: Rough size of the Gemma chat markup and the `Reasoning:`/`Answer:` scaffolding, in characters,
+#: and characters per token for SentencePiece on English text; see `DatasetStats`.
+TEMPLATE_CHARS = 70
+STEP_PREFIX_CHARS = 4
+CHARS_PER_TOKEN = 4.0
+
+
+def manifest_path(data_dir: Path, key: str) -> Path:
+    """`<data_dir>/datasets/<key>/manifest.json`, refusing any key that would leave that folder."""
+    root = (data_dir / "datasets").resolve()
+    path = (root / key / "manifest.json").resolve()
+    if path.parent.parent != root:
+        raise InvalidInputError(f"dataset key {key!r} is not a plain name", loc=("body",))
+    return path
+
+
+async def build_dataset(
+    engine: AsyncEngine, data_dir: Path, request: DatasetBuildRequest
+) -> DatasetBuilt:
+    """Select, store and describe a new dataset in one transaction; 409 if the key exists.
+
+    The manifest file is written just before the commit and removed if the commit fails.
+    """
+    try:
+        return await _build(engine, request, manifest_path(data_dir, request.key))
+    except BaseException:
+        if not await _exists(engine, request.key):
+            manifest_path(data_dir, request.key).unlink(missing_ok=True)
+        raise
+
+
+async def _exists(engine: AsyncEngine, key: str) -> bool:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(D.c.key).where(D.c.key == key))).first() is not None
+
+
+async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) -> DatasetBuilt:
+    key = request.key
+    build_id = uuid.uuid4()
+    created_at = utc_now()
+    async with engine.begin() as conn:
+        if (await conn.execute(select(D.c.key).where(D.c.key == key))).first() is not None:
+            raise ConflictError(f"dataset {key} already exists; datasets are immutable")
+        try:
+            await conn.execute(
+                insert(D).values(
+                    key=key,
+                    build_id=build_id,
+                    name=request.dataset_name,
+                    version=request.dataset_version,
+                    created_at=created_at,
+                    trace_count=0,
+                    export_sha256="",
+                    manifest={},
+                )
+            )
+        except IntegrityError as exc:  # built concurrently by another request
+            raise ConflictError(f"dataset {key} already exists; datasets are immutable") from exc
+        chosen = selection_query(request, conn.dialect.name).subquery("selection")
+        await conn.execute(
+            insert(I).from_select(
+                ["dataset_key", "position", "trace_seq"],
+                select(literal(key), chosen.c.position, chosen.c.seq),
+            )
+        )
+        counted = select(func.count()).select_from(I).where(I.c.dataset_key == key)
+        count = int((await conn.execute(counted)).scalar_one())
+        if count == 0:
+            raise InvalidInputError("no trace matches the filters", loc=("body", "filters"))
+        if request.splits is not None:
+            assert request.seed is not None
+            await conn.execute(assign_splits(key, request.seed, split_sizes(count, request.splits)))
+        stats = await dataset_stats(conn, key)
+        manifest = DatasetManifest(
+            dataset_key=key,
+            build_id=build_id,
+            dataset_name=request.dataset_name,
+            dataset_version=request.dataset_version,
+            created_at=created_at,
+            filters=request.filters.model_dump(mode="json", exclude_defaults=True),
+            selection_strategy=request.selection_strategy,
+            seed=request.seed,
+            limit=request.limit,
+            dedupe=request.dedupe,
+            splits=request.splits,
+            trace_ids=await trace_ids(conn, key),
+            trace_count=count,
+            stats=stats,
+            session_id=request.session_id,
+            parent_dataset_id=request.parent_dataset_id,
+            training_run_id=request.training_run_id,
+            export_sha256=await export_sha256(conn, key),
+        )
+        stored = manifest.model_dump(mode="json", exclude={"trace_ids"})
+        await conn.execute(
+            D.update()
+            .where(D.c.key == key)
+            .values(trace_count=count, export_sha256=manifest.export_sha256, manifest=stored)
+        )
+        _write_atomically(path, manifest.model_dump_json(indent=2).encode() + b"\n")
+    return DatasetBuilt(
+        dataset_key=key, build_id=build_id, trace_count=count, manifest_path=str(path)
+    )
+
+
+async def dataset_stats(conn: AsyncConnection, key: str) -> DatasetStats:
+    """Counts, step and size statistics of a dataset, computed in SQL."""
+    tokens = (
+        T.c.char_count + TEMPLATE_CHARS + STEP_PREFIX_CHARS * T.c.step_count
+    ) / CHARS_PER_TOKEN
+    row = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.min(T.c.step_count),
+                func.avg(T.c.step_count),
+                func.max(T.c.step_count),
+                func.avg(T.c.char_count),
+                func.max(T.c.char_count),
+                func.avg(tokens),
+                func.max(tokens),
+            )
+            .select_from(I.join(T, T.c.seq == I.c.trace_seq))
+            .where(I.c.dataset_key == key)
+        )
+    ).one()
+    splits = (
+        await conn.execute(
+            select(I.c.split, func.count())
+            .where(I.c.dataset_key == key, I.c.split.is_not(None))
+            .group_by(I.c.split)
+            .order_by(I.c.split)
+        )
+    ).all()
+    values: list[Any] = list(row)
+    return DatasetStats(
+        trace_count=values[0],
+        min_steps=values[1],
+        avg_steps=round(float(values[2]), 3),
+        max_steps=values[3],
+        avg_chars=round(float(values[4]), 1),
+        max_chars=values[5],
+        est_tokens_avg=round(float(values[6]), 1),
+        est_tokens_max=math.ceil(float(values[7])),
+        split_counts={name: n for name, n in splits},
+    )
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

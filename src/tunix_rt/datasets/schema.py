@@ -1,0 +1,181 @@
+"""Dataset build requests, filters and manifests."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from tunix_rt.traces.scoring import Criteria
+
+MANIFEST_SCHEMA_VERSION = "1.0"
+NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+KEY_PATTERN = r"^[A-Za-z0-9._-]{1,257}$"
+META_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+MetaValue = str | int | float | bool | None
+
+
+def dataset_key(name: str, version: str) -> str:
+    """`{name}-{version}`; both parts are already restricted to letters, digits and `._-`."""
+    return f"{name}-{version}"
+
+
+class MinScore(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    criteria: Criteria
+    score: float = Field(ge=0, le=100)
+
+
+class DatasetFilters(BaseModel):
+    """Which traces a dataset may hold. Any other key is `meta.<key> == value` (as before)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    source: str | None = Field(default=None, min_length=1, max_length=255)
+    created_after: AwareDatetime | None = Field(default=None, description="Inclusive.")
+    created_before: AwareDatetime | None = Field(default=None, description="Exclusive.")
+    prompt_contains: str | None = Field(
+        default=None, min_length=1, max_length=1000, description="Case-insensitive substring."
+    )
+    min_score: MinScore | None = Field(
+        default=None, description="Only traces whose stored score for `criteria` is >= `score`."
+    )
+    meta: dict[str, MetaValue] = Field(
+        default_factory=dict, description="`meta.<key> == value` for every entry."
+    )
+
+    @model_validator(mode="after")
+    def _fold_extra_keys_into_meta(self) -> DatasetFilters:
+        extra = dict(self.__pydantic_extra__ or {})
+        for key, value in extra.items():
+            if not isinstance(value, str | int | float | bool | type(None)):
+                raise ValueError(f"filter {key!r} must be a string, number, boolean or null")
+            self.meta.setdefault(key, value)
+        self.__pydantic_extra__ = {}
+        for key in self.meta:
+            if not META_KEY.match(key):
+                raise ValueError(f"meta filter key {key!r}: use letters, digits, '_' or '-'")
+        if "source" in self.meta and self.source is None:
+            value = self.meta.pop("source")
+            if not isinstance(value, str):
+                raise ValueError("filter 'source' must be a string")
+            self.source = value
+        return self
+
+
+class DatasetBuildRequest(BaseModel):
+    """`POST /api/datasets/build`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_name: str = Field(pattern=NAME_PATTERN, description="Letters, digits and `._-`.")
+    dataset_version: str = Field(pattern=NAME_PATTERN, description="Letters, digits and `._-`.")
+    filters: DatasetFilters = Field(default_factory=DatasetFilters)
+    limit: int = Field(default=100, ge=1, le=10_000_000)
+    selection_strategy: Literal["latest", "random"] = "latest"
+    seed: int | None = Field(default=None, ge=0, le=2**62)
+    dedupe: bool = Field(
+        default=False,
+        description="Drop traces whose prompt and final answer repeat an earlier one.",
+    )
+    splits: dict[str, float] | None = Field(
+        default=None, description='Fractions summing to 1, e.g. {"train": 0.9, "val": 0.1}.'
+    )
+    session_id: str | None = Field(default=None, max_length=255)
+    parent_dataset_id: str | None = Field(default=None, max_length=255)
+    training_run_id: str | None = Field(default=None, max_length=255)
+
+    @field_validator("splits")
+    @classmethod
+    def _valid_splits(cls, splits: dict[str, float] | None) -> dict[str, float] | None:
+        if splits is None:
+            return None
+        if not 1 <= len(splits) <= 16:
+            raise ValueError("give 1 to 16 splits")
+        for name, fraction in splits.items():
+            if not SPLIT_NAME.match(name):
+                raise ValueError(f"split name {name!r}: use letters, digits, '_' or '-'")
+            if not 0 < fraction <= 1:
+                raise ValueError(f"split {name!r}: fraction must be in (0, 1]")
+        if abs(sum(splits.values()) - 1) > 1e-9:
+            raise ValueError("split fractions must sum to 1")
+        return splits
+
+    @model_validator(mode="after")
+    def _seed_when_needed(self) -> DatasetBuildRequest:
+        if self.selection_strategy == "random" and self.seed is None:
+            raise ValueError("selection_strategy 'random' needs a seed (for reproducibility)")
+        if self.splits is not None and self.seed is None:
+            raise ValueError("splits need a seed (for a reproducible partition)")
+        return self
+
+    @property
+    def key(self) -> str:
+        return dataset_key(self.dataset_name, self.dataset_version)
+
+
+class DatasetStats(BaseModel):
+    trace_count: int
+    min_steps: int
+    avg_steps: float
+    max_steps: int
+    avg_chars: float
+    max_chars: int
+    est_tokens_avg: float = Field(description="Estimated tokens of a training example (avg).")
+    est_tokens_max: int = Field(description="Estimated tokens of the longest training example.")
+    split_counts: dict[str, int] = Field(default_factory=dict)
+
+
+class DatasetManifest(BaseModel):
+    """Everything needed to reproduce a dataset, byte for byte."""
+
+    dataset_key: str
+    build_id: uuid.UUID
+    dataset_name: str
+    dataset_version: str
+    dataset_schema_version: str = MANIFEST_SCHEMA_VERSION
+    created_at: datetime
+    filters: dict[str, Any]
+    selection_strategy: str
+    seed: int | None
+    limit: int
+    dedupe: bool
+    splits: dict[str, float] | None
+    trace_ids: list[uuid.UUID]
+    trace_count: int
+    stats: DatasetStats
+    session_id: str | None
+    parent_dataset_id: str | None
+    training_run_id: str | None
+    export_sha256: str = Field(description="sha256 of the canonical `trace`-format export.")
+
+
+class DatasetBuilt(BaseModel):
+    """`POST /api/datasets/build` → 201."""
+
+    dataset_key: str
+    build_id: uuid.UUID
+    trace_count: int
+    manifest_path: str
+
+
+class DatasetSummary(BaseModel):
+    dataset_key: str
+    build_id: uuid.UUID
+    dataset_name: str
+    dataset_version: str
+    created_at: datetime
+    trace_count: int
+    export_sha256: str

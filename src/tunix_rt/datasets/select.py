@@ -1,0 +1,144 @@
+"""Set-based selection: the SQL that picks a dataset's traces and partitions them into splits."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters, MetaValue
+from tunix_rt.db.functions import seeded_rank
+from tunix_rt.db.models import dataset_items_table as I
+from tunix_rt.db.models import scores_table as S
+from tunix_rt.db.models import traces_table as T
+
+
+def filter_conditions(filters: DatasetFilters, dialect: str) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.source is not None:
+        conditions.append(T.c.source == filters.source)
+    if filters.created_after is not None:
+        conditions.append(T.c.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        conditions.append(T.c.created_at < filters.created_before)
+    if filters.prompt_contains:
+        conditions.append(T.c.prompt.icontains(filters.prompt_contains, autoescape=True))
+    for key, value in sorted(filters.meta.items()):
+        conditions.append(meta_equals(key, value, dialect))
+    return conditions
+
+
+def meta_equals(key: str, value: MetaValue, dialect: str) -> ColumnElement[bool]:
+    """`meta.<key>` equals `value` as JSON: 1 matches 1 and 1.0, never true or "1".
+
+    A null `value` matches a JSON null and a missing key. `key` is already restricted to
+    letters, digits, `_` and `-`.
+    """
+    if dialect == "postgresql":
+        field = T.c.payload["meta"][key]
+        if value is None:
+            return or_(field.is_(None), field == cast(literal("null"), JSONB))
+        return field == cast(literal(orjson.dumps(value).decode()), JSONB)
+    path = f'$.meta."{key}"'
+    kind = func.json_type(T.c.payload, path)
+    if value is None:
+        return or_(kind.is_(None), kind == "null")
+    if isinstance(value, bool):
+        return kind == ("true" if value else "false")
+    extracted = func.json_extract(T.c.payload, path)
+    if isinstance(value, int | float):
+        return and_(kind.in_(["integer", "real"]), extracted == value)
+    return and_(kind == "text", extracted == value)
+
+
+def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
+    """`(seq, position)` of the selected traces, in manifest order.
+
+    `latest`: newest first by creation time. `random`: ordered by `seeded_rank(seed, id)`, the
+    same on SQLite and PostgreSQL. With `dedupe`, a trace whose prompt and final answer repeat an
+    earlier (older) trace's is left out before the limit applies.
+    """
+    columns: list[Any] = [T.c.seq, T.c.created_at]
+    if request.selection_strategy == "random":
+        columns.append(seeded_rank(literal(f"{request.seed}:"), T.c.id).label("rank"))
+    if request.dedupe:
+        first_of_kind = func.row_number().over(
+            partition_by=(T.c.prompt, T.c.final_answer), order_by=(T.c.created_at, T.c.seq)
+        )
+        columns.append(first_of_kind.label("occurrence"))
+    candidates = select(*columns).where(*filter_conditions(request.filters, dialect))
+    if request.filters.min_score is not None:
+        wanted = request.filters.min_score
+        candidates = candidates.join(
+            S,
+            and_(
+                S.c.trace_id == T.c.id,
+                S.c.criteria == wanted.criteria,
+                S.c.score >= wanted.score,
+            ),
+        )
+    pool = candidates.subquery("pool")
+    chosen = select(pool)
+    if request.dedupe:
+        chosen = chosen.where(pool.c.occurrence == 1)
+    if request.selection_strategy == "random":
+        order: tuple[Any, ...] = (pool.c.rank, pool.c.seq)
+    else:
+        order = (pool.c.created_at.desc(), pool.c.seq.desc())
+    limited = chosen.order_by(*order).limit(request.limit).subquery("chosen")
+    if request.selection_strategy == "random":
+        final_order: tuple[Any, ...] = (limited.c.rank, limited.c.seq)
+    else:
+        final_order = (limited.c.created_at.desc(), limited.c.seq.desc())
+    position = func.row_number().over(order_by=final_order) - 1
+    return select(limited.c.seq, position.label("position"))
+
+
+def split_sizes(total: int, fractions: dict[str, float]) -> list[tuple[str, int]]:
+    """Exact split sizes summing to `total` (largest remainder, ties by name)."""
+    exact = {name: total * fraction for name, fraction in fractions.items()}
+    sizes = {name: math.floor(value) for name, value in exact.items()}
+    left = total - sum(sizes.values())
+    by_remainder = sorted(exact, key=lambda name: (-(exact[name] - sizes[name]), name))
+    for name in by_remainder[:left]:
+        sizes[name] += 1
+    return [(name, sizes[name]) for name in sorted(fractions)]
+
+
+def assign_splits(key: str, seed: int, sizes: list[tuple[str, int]]) -> Any:
+    """An UPDATE giving each item its split: items ranked by `seeded_rank("split:seed", id)`."""
+    ranked = (
+        select(
+            I.c.position,
+            func.row_number()
+            .over(order_by=(seeded_rank(literal(f"split:{seed}:"), T.c.id), I.c.position))
+            .label("r"),
+        )
+        .join(T, T.c.seq == I.c.trace_seq)
+        .where(I.c.dataset_key == key)
+        .subquery("ranked")
+    )
+    whens = []
+    upper = 0
+    for name, size in sizes:
+        upper += size
+        whens.append((ranked.c.r <= upper, name))
+    return (
+        update(I)
+        .where(I.c.dataset_key == key, I.c.position == ranked.c.position)
+        .values(split=case(*whens, else_=None))
+    )

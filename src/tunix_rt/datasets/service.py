@@ -1,0 +1,73 @@
+"""Dataset operations as the API and the CLI use them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tunix_rt.datasets.builder import build_dataset, manifest_path
+from tunix_rt.datasets.export import export_etag
+from tunix_rt.datasets.schema import (
+    DatasetBuildRequest,
+    DatasetBuilt,
+    DatasetManifest,
+    DatasetSummary,
+)
+from tunix_rt.datasets.store import dataset_record, get_manifest, list_datasets
+from tunix_rt.db.models import dataset_items_table as I
+from tunix_rt.db.models import datasets_table as D
+from tunix_rt.errors import InvalidInputError, NotFoundError
+from tunix_rt.formats import renderer_for
+
+
+async def build(engine: AsyncEngine, data_dir: Path, request: DatasetBuildRequest) -> DatasetBuilt:
+    return await build_dataset(engine, data_dir, request)
+
+
+async def list_all(conn: AsyncConnection) -> list[DatasetSummary]:
+    return await list_datasets(conn)
+
+
+async def manifest(conn: AsyncConnection, key: str) -> DatasetManifest:
+    return await get_manifest(conn, key)
+
+
+async def delete(engine: AsyncEngine, data_dir: Path, key: str) -> None:
+    """Remove a dataset (its items go with it; traces stay) and its manifest file."""
+    async with engine.begin() as conn:
+        result = await conn.execute(sql_delete(D).where(D.c.key == key))
+        if result.rowcount == 0:
+            raise NotFoundError(f"dataset {key} not found")
+        await conn.execute(sql_delete(I).where(I.c.dataset_key == key))
+    path = manifest_path(data_dir, key)
+    path.unlink(missing_ok=True)
+    if path.parent.exists() and not any(path.parent.iterdir()):
+        path.parent.rmdir()
+
+
+async def check_export(
+    engine: AsyncEngine, key: str, fmt: str, split: str | None, system: str | None
+) -> str:
+    """Validate an export request before streaming starts; returns its ETag."""
+    renderer_for(fmt)  # unknown format -> UnknownFormatError (422)
+    async with engine.connect() as conn:
+        record = await dataset_record(conn, key)
+        if split is not None:
+            has_split = select(exists().where(I.c.dataset_key == key, I.c.split == split))
+            if not (await conn.execute(has_split)).scalar():
+                known = sorted(record["manifest"].get("splits") or {})
+                raise InvalidInputError(
+                    f"dataset {key} has no split {split!r} (splits: {', '.join(known) or 'none'})",
+                    loc=("query", "split"),
+                )
+    return export_etag(record["export_sha256"], fmt, split, system)
+
+
+async def manifest_counts(conn: AsyncConnection, key: str) -> dict[str, int]:
+    """Records per split, and the whole dataset under `""`."""
+    record = await dataset_record(conn, key)
+    stats = record["manifest"].get("stats", {})
+    return {"": record["trace_count"], **stats.get("split_counts", {})}

@@ -1,0 +1,1 @@
+"""Tunix integration: availability, run manifests, and (with the `train` extra) the runner."""

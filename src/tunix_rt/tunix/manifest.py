@@ -1,0 +1,302 @@
+"""The Tunix run manifest: a YAML file that the training runner accepts unchanged."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Any, ClassVar, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tunix_rt.datasets.schema import KEY_PATTERN
+
+
+class ManifestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Optional fields added after 1.0: left out of `to_yaml()` while they hold their default,
+    # so a manifest written before they existed reads back and writes out byte for byte.
+    OMIT_WHEN_DEFAULT: ClassVar[frozenset[str]] = frozenset()
+
+
+ModelSource = Literal["tiny", "local"]
+
+
+class ModelSection(ManifestModel):
+    OMIT_WHEN_DEFAULT = frozenset({"source", "path"})
+
+    model_id: str = Field(min_length=1, max_length=255, description="e.g. google/gemma-2b-it")
+    source: ModelSource = Field(
+        default="tiny",
+        description=(
+            "`tiny`: a small Gemma3-architecture model built in code, random init (model_id is "
+            "then only a label); `local`: Gemma weights from `path` (HF safetensors directory)."
+        ),
+    )
+    path: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="Absolute path of a local Gemma checkpoint (HF safetensors dir); `local` only.",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: str | None) -> str | None:
+        return None if path is None else absolute_path(path, "model.path")
+
+    @model_validator(mode="after")
+    def _path_matches_source(self) -> ModelSection:
+        if self.source == "local" and self.path is None:
+            raise ValueError("model.path is required when model.source is local")
+        if self.source == "tiny" and self.path is not None:
+            raise ValueError("model.path is only used with model.source local")
+        return self
+
+
+class TokenizerSection(ManifestModel):
+    OMIT_WHEN_DEFAULT = frozenset({"path", "vocab_size"})
+
+    path: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description=(
+            "Absolute path of a SentencePiece `.model`. Default: `tokenizer.model` inside "
+            "model.path (local), or one trained on the run's dataset (tiny)."
+        ),
+    )
+    vocab_size: int = Field(
+        default=512, ge=320, le=65536, description="Pieces of a tokenizer trained for `tiny`."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: str | None) -> str | None:
+        return None if path is None else absolute_path(path, "tokenizer.path")
+
+
+DEFAULT_LORA_MODULES = (
+    ".*q_einsum|.*kv_einsum|.*qkv_einsum|.*attn_vec_einsum|.*gate_proj|.*up_proj|.*down_proj"
+)
+
+
+class LoraSection(ManifestModel):
+    rank: int = Field(default=16, ge=1, le=1024)
+    alpha: float = Field(default=32.0, gt=0, le=65536)
+    module_path: str = Field(
+        default=DEFAULT_LORA_MODULES,
+        min_length=1,
+        max_length=1000,
+        description="Regex of the module paths qwix wraps with LoRA adapters.",
+    )
+
+    @field_validator("module_path")
+    @classmethod
+    def _regex(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"lora.module_path is not a valid regex: {exc}") from None
+        return pattern
+
+
+MESH_AXES = ("fsdp", "tp")
+
+
+class MeshSection(ManifestModel):
+    shape: list[int] = Field(default_factory=lambda: [1, 1], min_length=2, max_length=2)
+    axis_names: list[str] = Field(
+        default_factory=lambda: list(MESH_AXES), min_length=2, max_length=2
+    )
+
+    @field_validator("shape")
+    @classmethod
+    def _sizes(cls, shape: list[int]) -> list[int]:
+        if any(size < 1 or size > 65536 for size in shape):
+            raise ValueError("mesh.shape sizes must be between 1 and 65536")
+        return shape
+
+    @field_validator("axis_names")
+    @classmethod
+    def _names(cls, names: list[str]) -> list[str]:
+        if sorted(names) != sorted(MESH_AXES):
+            raise ValueError("mesh.axis_names must name the axes 'fsdp' and 'tp' once each")
+        return names
+
+    @property
+    def device_count(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+
+class DatasetSection(ManifestModel):
+    key: str = Field(pattern=KEY_PATTERN, description="The dataset to train on.")
+    format: Literal["tunix_sft"] = "tunix_sft"
+    path: str = Field(
+        description="Where the runner writes the export, relative to TUNIX_RT_DATA_DIR."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, path: str) -> str:
+        return relative_path(path, "dataset.path")
+
+
+LrSchedule = Literal["constant", "warmup_cosine"]
+
+
+class TrainingSection(ManifestModel):
+    OMIT_WHEN_DEFAULT = frozenset(
+        {
+            "max_steps",
+            "seed",
+            "eval_every_n_steps",
+            "eval_fraction",
+            "lr_schedule",
+            "warmup_steps",
+            "weight_decay",
+            "max_grad_norm",
+            "checkpoint_every_n_steps",
+            "checkpoints_to_keep",
+        }
+    )
+
+    learning_rate: float = Field(default=2e-5, gt=0, le=1)
+    num_epochs: int = Field(default=3, ge=1, le=100)
+    batch_size: int = Field(default=8, ge=1, le=512)
+    max_seq_length: int = Field(default=2048, ge=128, le=32768)
+    max_steps: int | None = Field(
+        default=None, ge=1, le=10_000_000, description="Default: num_epochs over the data."
+    )
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    eval_every_n_steps: int | None = Field(default=None, ge=1, le=10_000_000)
+    eval_fraction: float = Field(default=0.1, gt=0, le=0.5)
+    lr_schedule: LrSchedule = "warmup_cosine"
+    warmup_steps: int | None = Field(default=None, ge=0, le=10_000_000)
+    weight_decay: float = Field(default=0.0, ge=0, le=1)
+    max_grad_norm: float | None = Field(default=1.0, gt=0, le=1e6)
+    checkpoint_every_n_steps: int | None = Field(default=None, ge=1, le=10_000_000)
+    checkpoints_to_keep: int = Field(default=1, ge=1, le=100)
+
+
+class OutputSection(ManifestModel):
+    output_dir: str = Field(description="Relative to TUNIX_RT_RUNS_DIR; never outside it.")
+
+    @field_validator("output_dir")
+    @classmethod
+    def _inside_runs_dir(cls, path: str) -> str:
+        return relative_path(path, "output.output_dir")
+
+
+class RunManifest(ManifestModel):
+    """Schema of `run.yaml`. Unknown keys and out-of-range values are refused by field name."""
+
+    version: Literal["1.0"] = "1.0"
+    runner: Literal["tunix"] = "tunix"
+    mode: Literal["sft"] = "sft"
+    OMIT_WHEN_DEFAULT = frozenset({"tokenizer", "lora", "mesh"})
+
+    model: ModelSection
+    dataset: DatasetSection
+    training: TrainingSection = Field(default_factory=TrainingSection)
+    output: OutputSection
+    tokenizer: TokenizerSection | None = Field(
+        default=None, description="Absent: the defaults of TokenizerSection."
+    )
+    lora: LoraSection | None = Field(
+        default=None, description="LoRA adapters (qwix); absent: every parameter is trained."
+    )
+    mesh: MeshSection | None = Field(
+        default=None, description="Device mesh; absent: shape [1, 1] over ['fsdp', 'tp']."
+    )
+
+    def to_yaml(self, *, resolved: bool = False) -> str:
+        """The YAML text; optional fields at their default are left out unless `resolved`."""
+        data = self.resolved().model_dump(mode="json") if resolved else _compact(self)
+        return yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
+
+    def resolved(self) -> RunManifest:
+        """A copy with the optional `tokenizer` and `mesh` sections filled with defaults."""
+        return self.model_copy(
+            update={
+                "tokenizer": self.tokenizer or TokenizerSection(),
+                "mesh": self.mesh or MeshSection(),
+            }
+        )
+
+    @classmethod
+    def from_yaml(cls, text: str) -> RunManifest:
+        return cls.model_validate(yaml.safe_load(text))
+
+
+def _compact(model: ManifestModel) -> dict[str, Any]:
+    """`model_dump(mode="json")` without the OMIT_WHEN_DEFAULT fields that hold their default."""
+    out: dict[str, Any] = {}
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        default = field.get_default(call_default_factory=True)
+        if name in model.OMIT_WHEN_DEFAULT and value == default:
+            continue
+        if isinstance(value, ManifestModel):
+            out[name] = _compact(value)
+        elif isinstance(value, BaseModel):
+            out[name] = value.model_dump(mode="json")
+        else:
+            out[name] = value
+    return out
+
+
+def absolute_path(path: str, field: str) -> str:
+    """A local filesystem path (a checkpoint, a tokenizer): absolute, no NUL."""
+    if not path.startswith("/") or "\x00" in path:
+        raise ValueError(f"{field} must be an absolute path")
+    return path
+
+
+def relative_path(path: str, field: str) -> str:
+    """A normalised relative POSIX path that cannot climb out of its root."""
+    pure = PurePosixPath(path)
+    if not path or pure.is_absolute() or "\\" in path:
+        raise ValueError(f"{field} must be a relative path")
+    if any(part in ("..", "") for part in pure.parts) or str(pure) == ".":
+        raise ValueError(f"{field} must stay inside its folder (no '..')")
+    return str(pure)
+
+
+def dataset_export_path(key: str) -> str:
+    return f"datasets/{key}/tunix_sft.jsonl"
+
+
+class ManifestRequest(BaseModel):
+    """`POST /api/tunix/sft/manifest`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_key: str = Field(pattern=KEY_PATTERN)
+    model_id: str = Field(min_length=1, max_length=255)
+    output_dir: str = Field(description="Relative to the runs directory.")
+    learning_rate: float = Field(default=2e-5, gt=0, le=1)
+    num_epochs: int = Field(default=3, ge=1, le=100)
+    batch_size: int = Field(default=8, ge=1, le=512)
+    max_seq_length: int = Field(default=2048, ge=128, le=32768)
+
+    @field_validator("output_dir")
+    @classmethod
+    def _inside_runs_dir(cls, path: str) -> str:
+        return relative_path(path, "output_dir")
+
+    def manifest(self) -> RunManifest:
+        return RunManifest(
+            model=ModelSection(model_id=self.model_id),
+            dataset=DatasetSection(
+                key=self.dataset_key, path=dataset_export_path(self.dataset_key)
+            ),
+            training=TrainingSection(
+                learning_rate=self.learning_rate,
+                num_epochs=self.num_epochs,
+                batch_size=self.batch_size,
+                max_seq_length=self.max_seq_length,
+            ),
+            output=OutputSection(output_dir=self.output_dir),
+        )

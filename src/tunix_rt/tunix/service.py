@@ -1,0 +1,74 @@
+"""Tunix artifacts: SFT exports and run manifests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tunix_rt.datasets.export import export_lines
+from tunix_rt.db.models import datasets_table as D
+from tunix_rt.db.models import traces_table as T
+from tunix_rt.errors import BadRequestError, NotFoundError
+from tunix_rt.formats import encode_line, renderer_for
+from tunix_rt.tunix.manifest import ManifestRequest, RunManifest
+
+
+async def require_dataset(conn: AsyncConnection, key: str) -> None:
+    if (await conn.execute(select(D.c.key).where(D.c.key == key))).first() is None:
+        raise NotFoundError(f"dataset {key} not found")
+
+
+async def sft_export(
+    engine: AsyncEngine,
+    *,
+    dataset_key: str | None,
+    trace_ids: list[uuid.UUID] | None,
+    limit: int,
+) -> AsyncIterator[bytes]:
+    """Check the request, then return the stream of `tunix_sft` lines."""
+    if dataset_key is None and not trace_ids:
+        raise BadRequestError("give dataset_key or trace_ids")
+    if dataset_key is not None:
+        async with engine.connect() as conn:
+            await require_dataset(conn, dataset_key)
+        return _limited(_dataset_stream(engine, dataset_key), limit)
+    assert trace_ids is not None
+    wanted = list(dict.fromkeys(trace_ids))[:limit]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(T.c.id, T.c.payload).where(T.c.id.in_(wanted)))).all()
+    found = {row.id: row.payload for row in rows}
+    missing = [str(trace_id) for trace_id in wanted if trace_id not in found]
+    if missing:
+        raise NotFoundError(f"trace(s) not found: {', '.join(missing[:10])}")
+    render = renderer_for("tunix_sft")
+
+    async def lines() -> AsyncIterator[bytes]:
+        yield b"".join(encode_line(render(str(i), found[i], None)) for i in wanted)
+
+    return lines()
+
+
+async def _dataset_stream(engine: AsyncEngine, key: str) -> AsyncIterator[bytes]:
+    async with engine.connect() as conn:
+        async for chunk in export_lines(conn, key, "tunix_sft"):
+            yield chunk
+
+
+async def _limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """The first `limit` lines of a stream of whole-line chunks."""
+    left = limit
+    async for chunk in chunks:
+        lines = chunk.splitlines(keepends=True)
+        if len(lines) >= left:
+            yield b"".join(lines[:left])
+            return
+        left -= len(lines)
+        yield chunk
+
+
+async def sft_manifest(conn: AsyncConnection, request: ManifestRequest) -> RunManifest:
+    await require_dataset(conn, request.dataset_key)
+    return request.manifest()

@@ -1,0 +1,119 @@
+"""`tunix-rt datasets build|list|show`, `tunix-rt export` and `tunix-rt manifest` as processes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import yaml
+
+from factories import make_trace
+from server import cli_env
+
+
+def tunix_rt(url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    env = cli_env(url, TUNIX_RT_DATA_DIR=str(data_dir), COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "tunix_rt", *args], env=env, capture_output=True, timeout=120
+    )
+
+
+def test_build_export_manifest_round(database_url: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    lines = [make_trace(n, source="a" if n % 2 else "b") for n in range(20)]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    assert tunix_rt(database_url, data, "traces", "import", str(source)).returncode == 0
+
+    built = tunix_rt(
+        database_url,
+        data,
+        "datasets",
+        "build",
+        "cli",
+        "v1",
+        "--source",
+        "a",
+        "--random",
+        "--seed",
+        "4",
+        "--limit",
+        "8",
+        "--split",
+        "train=0.75",
+        "--split",
+        "val=0.25",
+    )
+    assert built.returncode == 0, built.stderr
+    assert "built cli-v1: 8 traces" in built.stderr.decode()
+    result = json.loads(built.stdout)
+    manifest_file = Path(result["manifest_path"])
+    assert manifest_file == (data / "datasets" / "cli-v1" / "manifest.json").resolve()
+
+    listed = tunix_rt(database_url, data, "datasets", "list").stdout.decode().splitlines()
+    assert listed[0] == "key\ttrace_count\tcreated_at\texport_sha256"
+    assert listed[1].startswith("cli-v1\t8\t")
+    shown = json.loads(tunix_rt(database_url, data, "datasets", "show", "cli-v1").stdout)
+    assert shown == json.loads(manifest_file.read_text())
+    assert shown["stats"]["split_counts"] == {"train": 6, "val": 2}
+    assert shown["filters"] == {"source": "a"}
+
+    canonical = tmp_path / "canonical.jsonl"
+    exported = tunix_rt(database_url, data, "export", "cli-v1", "-o", str(canonical))
+    assert exported.returncode == 0, exported.stderr
+    assert "exported 8 records" in exported.stderr.decode()
+    assert hashlib.sha256(canonical.read_bytes()).hexdigest() == shown["export_sha256"]
+
+    val = tunix_rt(
+        database_url, data, "export", "cli-v1", "--format", "tunix_sft", "--split", "val", "-o", "-"
+    )
+    assert len(val.stdout.splitlines()) == 2
+    assert all(
+        json.loads(x)["prompts"].startswith("<start_of_turn>user\n")
+        for x in val.stdout.splitlines()
+    )
+
+    run_yaml = tmp_path / "run.yaml"
+    made = tunix_rt(
+        database_url,
+        data,
+        "manifest",
+        "cli-v1",
+        "--model-id",
+        "google/gemma-2b-it",
+        "-o",
+        str(run_yaml),
+    )
+    assert made.returncode == 0, made.stderr
+    loaded = yaml.safe_load(run_yaml.read_text())
+    assert loaded["dataset"] == {
+        "key": "cli-v1",
+        "format": "tunix_sft",
+        "path": "datasets/cli-v1/tunix_sft.jsonl",
+    }
+    assert loaded["output"] == {"output_dir": "cli-v1"}
+
+
+def test_cli_errors_are_one_line(database_url: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cases = [
+        (["datasets", "build", "x", "v1"], "error: no trace matches the filters"),
+        (["datasets", "build", "x", "v1", "--random"], "needs a seed"),
+        (["datasets", "build", "a/b", "v1"], "dataset_name: String should match pattern"),
+        (["datasets", "build", "x", "v1", "--meta", "novalue"], "--meta takes NAME=VALUE"),
+        (["datasets", "show", "nope-1"], "error: dataset nope-1 not found"),
+        (["export", "nope-1", "-o", "-"], "error: dataset nope-1 not found"),
+        (["manifest", "nope-1", "--model-id", "m"], "error: dataset nope-1 not found"),
+        (["manifest", "x-1", "--model-id", "m", "--output-dir", "../out"], "must stay inside"),
+    ]
+    for args, message in cases:
+        result = tunix_rt(database_url, data, *args)
+        stderr = result.stderr.decode()
+        assert result.returncode == 1, (args, stderr)
+        assert message in stderr, (args, stderr)
+        assert "Traceback" not in stderr
+    assert not (data / "datasets").exists()
