@@ -15,6 +15,12 @@ $(STAMP): $(BIN)/python $(DEPS)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The training stack (JAX, Tunix; about 1.2 GB): `make test` always installs it, `make run` never.
+TRAIN_STAMP := $(VENV)/.installed-train
+$(TRAIN_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,train]'
+	touch $(TRAIN_STAMP)
+
 install: $(STAMP)
 
 run: $(STAMP)
@@ -27,7 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: $(TRAIN_STAMP) lint
 	@$(BIN)/pytest --cov --cov-report=term; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure"; exit 1; fi; \
 	exit $$rc
@@ -39,6 +45,6 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
 
 lock: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,train]'
 	{ echo "# Exact versions every install uses (pip install -c constraints.txt). Regenerate: make lock"; \
 	  $(BIN)/pip freeze --exclude-editable; } > constraints.txt

@@ -19,6 +19,16 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
     )
     data_dir: Path = Field(default=Path("data"), description="Dataset manifests and exports.")
+    runs_dir: Path = Field(
+        default=Path("runs"), description="Every training run writes only under <runs_dir>/<id>/."
+    )
+    max_concurrent_runs: int = Field(default=1, ge=1, le=64, description="Runs training at once.")
+    run_executor: bool = Field(
+        default=True, description="Whether `tunix-rt serve` runs queued training runs."
+    )
+    run_cancel_grace_seconds: float = Field(
+        default=5.0, gt=0, description="After a cancel, how long a run may take to stop."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     api_token: str | None = Field(

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt import __version__
 from tunix_rt.api.errors import install_error_handlers
 from tunix_rt.api.middleware import BearerToken, BodySizeLimit
-from tunix_rt.api.routers import datasets, generators, health, traces, tunix
+from tunix_rt.api.routers import datasets, generators, health, runs, traces, tunix
 from tunix_rt.db.engine import create_engine
+from tunix_rt.runs.executor import RunExecutor
 from tunix_rt.settings import Settings, get_settings
 
 
@@ -23,8 +24,14 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app_engine = engine or create_engine(settings.database_url, pool_size=settings.db_pool_size)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        executor = None
+        if settings.run_executor:
+            executor = app.state.executor = RunExecutor(app_engine, settings)
+            executor.start()
         yield
+        if executor is not None:
+            await executor.stop()
         if owns_engine:
             await app_engine.dispose()
 
@@ -43,6 +50,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(tunix.router)
     app.include_router(generators.ungar_router)
     app.include_router(generators.router)
+    app.include_router(runs.router)
 
     def body_limit(path: str) -> int:
         if path == "/api/traces/batch":

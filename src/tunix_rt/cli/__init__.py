@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tunix_rt.cli import datasets, evalsets, generate, server, traces
+from tunix_rt.cli import datasets, evalsets, generate, runs, server, traces
 
 app = typer.Typer(
     name="tunix-rt",
@@ -17,6 +17,8 @@ app.add_typer(server.db_app, name="db")
 app.add_typer(traces.traces_app, name="traces")
 app.add_typer(datasets.datasets_app, name="datasets")
 app.registered_commands += datasets.app.registered_commands
+app.registered_commands += runs.app.registered_commands
+app.add_typer(runs.runs_app, name="runs")
 app.add_typer(generate.generate_app, name="generate")
 app.add_typer(evalsets.evalsets_app, name="evalsets")
 

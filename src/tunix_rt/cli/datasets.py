@@ -15,9 +15,11 @@ from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run
 from tunix_rt.datasets import service
 from tunix_rt.datasets.export import export_lines
 from tunix_rt.datasets.schema import DatasetBuildRequest
+from tunix_rt.errors import TunixRTError
 from tunix_rt.formats import ExportFormat
 from tunix_rt.settings import get_settings
 from tunix_rt.traces.importer import describe_validation_error
+from tunix_rt.tunix.availability import TRAIN_EXTRA_HINT
 from tunix_rt.tunix.manifest import ManifestRequest
 from tunix_rt.tunix.service import sft_manifest
 
@@ -124,6 +126,43 @@ def show(key: Annotated[str, typer.Argument(help="NAME-VERSION")]) -> None:
             return await service.manifest(conn, key)
 
     sys.stdout.write(run(main).model_dump_json(indent=2) + "\n")
+
+
+@datasets_app.command("inspect")
+def inspect(
+    key: Annotated[str, typer.Argument(help="NAME-VERSION")],
+    tokenizer: Annotated[Path, typer.Option(help="SentencePiece .model, e.g. a run's tokenizer")],
+    index: Annotated[int, typer.Option(min=0, help="Example number (0-based, manifest order)")] = 0,
+) -> None:
+    """Show an example's tokens as training sees them: `+` marks tokens the loss is computed on."""
+    from tunix_rt.datasets.export import record_at
+
+    async def main(engine: AsyncEngine) -> dict[str, Any] | None:
+        async with engine.connect() as conn:
+            await service.manifest_counts(conn, key)  # NotFoundError for an unknown key
+            return await record_at(conn, key, "tunix_sft", index)
+
+    record = run(main)
+    if record is None:
+        raise fail(f"dataset {key} has no example {index}")
+    try:
+        from tunix_rt.tunix.data import SftRecord, inspect_record
+        from tunix_rt.tunix.tokenizer import load_tokenizer
+
+        views = inspect_record(
+            SftRecord(record["prompt"], record["completion"]), load_tokenizer(tokenizer)
+        )
+    except ImportError:
+        raise fail(f"inspecting tokens needs the training extra: {TRAIN_EXTRA_HINT}") from None
+    except TunixRTError as exc:
+        raise fail(str(exc)) from None
+    lines = [f"{'+' if view.trained else ' '} {view.token_id:>6}  {view.piece!r}" for view in views]
+    trained = sum(view.trained for view in views)
+    sys.stdout.write("\n".join(lines) + "\n")
+    err.print(
+        f"{len(views)} tokens; {trained} trained on (+: the model turn, through <end_of_turn>)",
+        highlight=False,
+    )
 
 
 @app.command("export")

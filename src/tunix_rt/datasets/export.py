@@ -77,6 +77,19 @@ def dashed(trace_id: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+async def record_at(
+    conn: AsyncConnection, key: str, fmt: str, position: int
+) -> dict[str, Any] | None:
+    """Record `position` (0-based, manifest order) of a dataset in `fmt`, or None past its end."""
+    stmt = (
+        select(T.c.id, T.c.payload)
+        .join(I, I.c.trace_seq == T.c.seq)
+        .where(I.c.dataset_key == key, I.c.position == position)
+    )
+    row = (await conn.execute(stmt)).first()
+    return None if row is None else renderer_for(fmt)(str(row.id), row.payload, None)
+
+
 async def export_sha256(conn: AsyncConnection, key: str) -> str:
     """sha256 of the canonical export: format `trace`, every split, no system instruction."""
     digest = hashlib.sha256()

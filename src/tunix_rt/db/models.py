@@ -8,6 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -106,7 +107,49 @@ class DatasetItem(Base):
     )
 
 
+class Run(Base):
+    """A training run: its manifest, where it runs, and how it ended."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    dataset_key: Mapped[str] = mapped_column(String(257), nullable=False)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, nullable=True)
+
+    __table_args__ = (
+        Index("ix_runs_status_created_at", "status", "created_at"),
+        Index("ix_runs_dataset_key_created_at", "dataset_key", "created_at"),
+    )
+
+
+class RunMetric(Base):
+    """One optimizer step of a run."""
+
+    __tablename__ = "run_metrics"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loss: Mapped[float] = mapped_column(Float, nullable=False)
+    learning_rate: Mapped[float] = mapped_column(Float, nullable=False)
+    tokens_per_second: Mapped[float] = mapped_column(Float, nullable=False)
+    eval_loss: Mapped[float | None] = mapped_column(Float, nullable=True)
+    elapsed_seconds: Mapped[float] = mapped_column(Float, nullable=False)
+
+
 traces_table: Table = cast(Table, Trace.__table__)
 scores_table: Table = cast(Table, TraceScore.__table__)
 datasets_table: Table = cast(Table, Dataset.__table__)
 dataset_items_table: Table = cast(Table, DatasetItem.__table__)
+runs_table: Table = cast(Table, Run.__table__)
+run_metrics_table: Table = cast(Table, RunMetric.__table__)

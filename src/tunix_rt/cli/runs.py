@@ -1,0 +1,176 @@
+"""`tunix-rt train` and `tunix-rt runs ...`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.cli.common import err, fail, run
+from tunix_rt.errors import TunixRTError
+from tunix_rt.runs import logs, service, store
+from tunix_rt.runs.paths import LOG_FILE, run_dir
+from tunix_rt.runs.schema import FINISHED
+from tunix_rt.settings import get_settings
+from tunix_rt.tunix.service import require_dataset
+
+if TYPE_CHECKING:
+    from tunix_rt.tunix.runner import StepMetrics
+
+app = typer.Typer()
+runs_app = typer.Typer(help="List, show, follow and cancel training runs.", no_args_is_help=True)
+
+
+@app.command()
+def train(
+    manifest_file: Annotated[Path, typer.Argument(help="run.yaml (from `tunix-rt manifest`)")],
+) -> None:
+    """Train in the foreground, recorded in the run registry. Ctrl-C cancels cleanly."""
+    try:
+        manifest = service.parse_manifest(manifest_file.read_text())
+        service.require_training_stack()
+    except OSError as exc:
+        raise fail(f"{manifest_file}: {exc.strerror}") from None
+    except TunixRTError as exc:
+        raise fail(str(exc)) from None
+    settings = get_settings()
+    from tunix_rt.runs.worker import execute_run
+
+    async def main(engine: AsyncEngine) -> tuple[uuid.UUID, str]:
+        async with engine.connect() as conn:
+            await require_dataset(conn, manifest.dataset.key)
+        run_id = await store.create_run(
+            engine,
+            dataset_key=manifest.dataset.key,
+            manifest=manifest.model_dump(mode="json"),
+            status="running",
+            pid=os.getpid(),
+        )
+        err.print(f"run {run_id}: {run_dir(settings.runs_dir, run_id)}", highlight=False)
+        stop = threading.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+        folder = run_dir(settings.runs_dir, run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        log_file = (folder / LOG_FILE).open("a", encoding="utf-8")
+        columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
+        with log_file, Progress(*columns, console=err, transient=False) as progress:
+            task = progress.add_task("preparing", total=manifest.training.max_steps)
+
+            def on_step(metrics: StepMetrics) -> None:
+                progress.update(
+                    task,
+                    completed=metrics.step,
+                    description=(
+                        f"step {metrics.step} loss {metrics.loss:.4f} "
+                        f"{metrics.tokens_per_second:,.0f} tok/s"
+                    ),
+                )
+
+            def log(line: str) -> None:
+                log_file.write(line + "\n")
+                log_file.flush()
+
+            status = await execute_run(engine, settings, run_id, stop, on_step=on_step, log=log)
+        return run_id, status
+
+    run_id, status = run(main)
+    err.print(f"run {run_id} {status}", highlight=False)
+    if status == "failed":
+        raise typer.Exit(1)
+    if status == "cancelled":
+        raise typer.Exit(130)
+
+
+@runs_app.command("list")
+def list_(
+    status: Annotated[
+        str | None, typer.Option(help="queued, running, succeeded, failed, cancelled")
+    ] = None,
+    dataset: Annotated[str | None, typer.Option(help="dataset key")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+) -> None:
+    """Runs, newest first."""
+
+    async def main(engine: AsyncEngine) -> Any:
+        async with engine.connect() as conn:
+            return await store.list_runs(conn, status=status, dataset_key=dataset, limit=limit)
+
+    items, _ = run(main)
+    lines = ["id\tstatus\tdataset\tcreated_at"]
+    lines += [f"{r.id}\t{r.status}\t{r.dataset_key}\t{r.created_at.isoformat()}" for r in items]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _run_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise fail(f"{text!r} is not a run id (UUID)") from None
+
+
+@runs_app.command("show")
+def show(run_id: Annotated[str, typer.Argument(help="Run id")]) -> None:
+    """A run's record as JSON: status, manifest, error, result."""
+    parsed = _run_id(run_id)
+
+    async def main(engine: AsyncEngine) -> Any:
+        async with engine.connect() as conn:
+            return await store.get_run(conn, parsed)
+
+    sys.stdout.write(run(main).model_dump_json(indent=2) + "\n")
+
+
+@runs_app.command("logs")
+def logs_(
+    run_id: Annotated[str, typer.Argument(help="Run id")],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing until it ends")
+    ] = False,
+    tail: Annotated[int, typer.Option(min=1)] = 200,
+) -> None:
+    """Print a run's log."""
+    parsed = _run_id(run_id)
+    path = run_dir(get_settings().runs_dir, parsed) / LOG_FILE
+
+    async def main(engine: AsyncEngine) -> None:
+        async with engine.connect() as conn:
+            await store.get_run(conn, parsed)
+        if not follow:
+            sys.stdout.write(logs.tail(path, tail))
+            return
+        async for chunk in logs.follow(engine, parsed, path, tail):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+
+    run(main)
+
+
+@runs_app.command("cancel")
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="Run id")],
+    wait: Annotated[float, typer.Option(help="Seconds to wait for it to stop")] = 15.0,
+) -> None:
+    """Cancel a queued or running run."""
+    parsed = _run_id(run_id)
+
+    async def main(engine: AsyncEngine) -> str:
+        after = await store.request_cancel(engine, parsed)
+        deadline = time.monotonic() + wait
+        while after not in FINISHED and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            async with engine.connect() as conn:
+                after = (await store.get_run(conn, parsed)).status
+        return after
+
+    status = run(main)
+    err.print(f"run {parsed}: {status if status in FINISHED else 'cancelling'}", highlight=False)

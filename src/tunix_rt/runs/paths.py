@@ -1,0 +1,48 @@
+"""Where a run's files live, and safe access to them."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from tunix_rt.errors import NotFoundError
+from tunix_rt.runs.schema import ArtifactInfo
+
+LOG_FILE = "train.log"
+DATASET_FILE = "dataset.jsonl"
+EVAL_FILE = "eval.jsonl"
+MANIFEST_FILE = "manifest.yaml"
+
+
+def run_dir(runs_dir: Path, run_id: uuid.UUID) -> Path:
+    """`<runs_dir>/<run id>`: every file of a run lives under it."""
+    return runs_dir.resolve() / str(run_id)
+
+
+def output_dir(runs_dir: Path, run_id: uuid.UUID, manifest_output_dir: str) -> Path:
+    """The model output folder: the manifest's relative `output.output_dir` inside the run dir."""
+    root = run_dir(runs_dir, run_id)
+    path = (root / manifest_output_dir).resolve()
+    if root not in path.parents:
+        raise ValueError(f"output.output_dir {manifest_output_dir!r} leaves the run's folder")
+    return path
+
+
+def list_artifacts(runs_dir: Path, run_id: uuid.UUID) -> list[ArtifactInfo]:
+    root = run_dir(runs_dir, run_id)
+    if not root.is_dir():
+        return []
+    return [
+        ArtifactInfo(name=path.relative_to(root).as_posix(), size=path.stat().st_size)
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    ]
+
+
+def artifact_path(runs_dir: Path, run_id: uuid.UUID, name: str) -> Path:
+    """The file `name` (relative to the run's folder); NotFoundError for anything outside it."""
+    root = run_dir(runs_dir, run_id)
+    candidate = (root / name).resolve()
+    if root not in candidate.parents or not candidate.is_file() or candidate.is_symlink():
+        raise NotFoundError(f"run {run_id} has no artifact {name!r}")
+    return candidate

@@ -1,0 +1,97 @@
+"""Starting runs: validate a manifest against the database and the machine, then queue it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.errors import InvalidInputError, UnavailableError
+from tunix_rt.runs import store
+from tunix_rt.runs.paths import run_dir
+from tunix_rt.runs.schema import RunAccepted, RunRequest
+from tunix_rt.tunix.availability import TRAIN_EXTRA_HINT
+from tunix_rt.tunix.manifest import ManifestRequest, RunManifest
+from tunix_rt.tunix.service import require_dataset
+
+TRAINING_MODULES = ("jax", "tunix", "sentencepiece")
+
+
+def require_training_stack() -> None:
+    """UnavailableError (503) naming the extra when JAX / Tunix are not installed."""
+    missing = [name for name in TRAINING_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UnavailableError(
+            f"the training stack is not installed (missing: {', '.join(missing)}); "
+            f"install the `train` extra: {TRAIN_EXTRA_HINT}"
+        )
+
+
+def parse_manifest(text: str) -> RunManifest:
+    """A manifest from YAML text; 422 naming the field for anything invalid."""
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(
+            f"manifest is not valid YAML: {exc}", loc=("body", "manifest_yaml")
+        ) from None
+    try:
+        return RunManifest.model_validate(loaded)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInputError(
+            f"manifest {where}: {first['msg']}", loc=("body", "manifest_yaml", *first["loc"])
+        ) from None
+
+
+def manifest_of(request: RunRequest) -> RunManifest:
+    if request.manifest_yaml is not None:
+        return parse_manifest(request.manifest_yaml)
+    assert request.dataset_key is not None and request.model_id is not None
+    try:
+        made = ManifestRequest(
+            dataset_key=request.dataset_key,
+            model_id=request.model_id,
+            output_dir=request.output_dir or "model",
+            learning_rate=request.learning_rate,
+            num_epochs=request.num_epochs,
+            batch_size=request.batch_size,
+            max_seq_length=request.max_seq_length,
+        )
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise InvalidInputError(first["msg"], loc=("body", *first["loc"])) from None
+    return made.manifest()
+
+
+async def submit(engine: AsyncEngine, runs_dir: Path, request: RunRequest) -> RunAccepted:
+    """Validate everything a run needs; queue it unless it is a dry run."""
+    manifest = manifest_of(request)
+    async with engine.connect() as conn:
+        await require_dataset(conn, manifest.dataset.key)
+    require_training_stack()
+    manifest_yaml = manifest.to_yaml()
+    if request.dry_run:
+        return RunAccepted(
+            run_id=None,
+            status="validated",
+            dataset_key=manifest.dataset.key,
+            output_dir=str(runs_dir / "<run id>" / manifest.output.output_dir),
+            manifest_yaml=manifest_yaml,
+            message="dry run: the manifest, dataset, output folder and training stack are fine",
+        )
+    run_id = await store.create_run(
+        engine, dataset_key=manifest.dataset.key, manifest=manifest.model_dump(mode="json")
+    )
+    return RunAccepted(
+        run_id=run_id,
+        status="queued",
+        dataset_key=manifest.dataset.key,
+        output_dir=str(run_dir(runs_dir, run_id) / manifest.output.output_dir),
+        manifest_yaml=manifest_yaml,
+        message=f"run {run_id} queued",
+    )

@@ -1,0 +1,166 @@
+"""Executing one run: export its dataset, train with Tunix, record metrics, logs and outcome.
+
+`python -m tunix_rt.runs.worker RUN_ID` is the process the executor starts for a claimed run;
+`tunix-rt train` calls `execute_run` in the foreground. SIGTERM (or `stop`) ends the run
+cleanly at the next step, as `cancelled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import signal
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.datasets.export import export_lines
+from tunix_rt.datasets.service import manifest_counts
+from tunix_rt.db.engine import create_engine
+from tunix_rt.runs import store
+from tunix_rt.runs.paths import DATASET_FILE, EVAL_FILE, MANIFEST_FILE, output_dir, run_dir
+from tunix_rt.runs.schema import MetricPoint, RunStatus
+from tunix_rt.settings import Settings, get_settings
+from tunix_rt.tunix.manifest import RunManifest
+
+if TYPE_CHECKING:
+    from tunix_rt.tunix.runner import StepMetrics
+
+FLUSH_SECONDS = 0.5
+
+
+def print_line(message: str) -> None:
+    print(message, flush=True)
+
+
+async def export_for_training(
+    engine: AsyncEngine, key: str, folder: Path
+) -> tuple[Path, Path | None]:
+    """The dataset as `tunix_sft` JSONL: its `train`/`val` splits when it has both, else all."""
+    async with engine.connect() as conn:
+        counts = await manifest_counts(conn, key)
+        split_names = ("train", "val") if counts.get("train") and counts.get("val") else (None,)
+        paths: list[Path] = []
+        for split in split_names:
+            path = folder / (EVAL_FILE if split == "val" else DATASET_FILE)
+            with path.open("wb") as out:
+                async for chunk in export_lines(conn, key, "tunix_sft", split=split):
+                    out.write(chunk)
+            paths.append(path)
+    return paths[0], paths[1] if len(paths) > 1 else None
+
+
+async def execute_run(
+    engine: AsyncEngine,
+    settings: Settings,
+    run_id: uuid.UUID,
+    stop: threading.Event,
+    on_step: Callable[[StepMetrics], None] | None = None,
+    log: Callable[[str], None] = print_line,
+) -> RunStatus:
+    """Run `run_id` (already marked running) to its end; returns the final status.
+
+    `log` gets the run's log lines (the worker prints them: its output is the run's log file).
+    """
+    pending: queue.SimpleQueue[MetricPoint] = queue.SimpleQueue()
+    try:
+        async with engine.connect() as conn:
+            record = await store.get_run(conn, run_id)
+        manifest = RunManifest.model_validate(record.manifest)
+        folder = run_dir(settings.runs_dir, run_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / MANIFEST_FILE).write_text(manifest.to_yaml())
+        log(f"run {run_id}: exporting dataset {manifest.dataset.key}")
+        train_file, eval_file = await export_for_training(engine, manifest.dataset.key, folder)
+        out = output_dir(settings.runs_dir, run_id, manifest.output.output_dir)
+        log(f"run {run_id}: training into {out}")
+
+        from tunix_rt.tunix.runner import run_training
+
+        def step_hook(metrics: StepMetrics) -> None:
+            pending.put(
+                MetricPoint(
+                    step=metrics.step,
+                    loss=metrics.loss,
+                    learning_rate=metrics.learning_rate,
+                    tokens_per_second=metrics.tokens_per_second,
+                    eval_loss=metrics.eval_loss,
+                    elapsed_seconds=metrics.elapsed_seconds,
+                )
+            )
+            eval_part = "" if metrics.eval_loss is None else f" eval_loss {metrics.eval_loss:.4f}"
+            log(
+                f"step {metrics.step} loss {metrics.loss:.4f} lr {metrics.learning_rate:.3g} "
+                f"tokens/s {metrics.tokens_per_second:.0f}{eval_part}"
+            )
+            if on_step is not None:
+                on_step(metrics)
+
+        training = asyncio.create_task(
+            asyncio.to_thread(
+                run_training,
+                manifest,
+                dataset_jsonl=train_file,
+                output_dir=out,
+                eval_jsonl=eval_file,
+                on_step=step_hook,
+                should_stop=stop.is_set,
+            )
+        )
+        while not training.done():
+            await asyncio.wait({training}, timeout=FLUSH_SECONDS)
+            await _flush(engine, run_id, pending)
+            if not stop.is_set() and await store.cancel_requested(engine, run_id):
+                log(f"run {run_id}: cancel requested")
+                stop.set()
+        result = training.result()
+        await _flush(engine, run_id, pending)
+        status: RunStatus = "cancelled" if result.status == "stopped" else "succeeded"
+        await store.finish(engine, run_id, status, result=result.to_dict())
+        log(f"run {run_id}: {status} after {result.steps} steps (final loss {result.final_loss})")
+        return status
+    except Exception as exc:
+        log(traceback.format_exc())
+        await _flush(engine, run_id, pending)
+        message = f"{type(exc).__name__}: {exc}".strip()
+        await store.finish(engine, run_id, "failed", error=message)
+        log(f"run {run_id}: failed: {message}")
+        return "failed"
+
+
+async def _flush(
+    engine: AsyncEngine, run_id: uuid.UUID, pending: queue.SimpleQueue[MetricPoint]
+) -> None:
+    points = []
+    while not pending.empty():
+        points.append(pending.get_nowait())
+    await store.add_metrics(engine, run_id, points)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    run_id = uuid.UUID(args[0])
+    settings = get_settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    async def go() -> RunStatus:
+        engine = create_engine(settings.database_url)
+        try:
+            return await execute_run(engine, settings, run_id, stop)
+        finally:
+            await engine.dispose()
+
+    status = asyncio.run(go())
+    return 0 if status in ("succeeded", "cancelled") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,497 @@
+"""The training runner: a `tunix_sft` JSONL file and a RunManifest → a Tunix SFT run.
+
+One entry point, `run_training`, over one config object, the `RunManifest`. It trains with
+Tunix's own `PeftTrainer` (the training loop, loss, jit, sharding and orbax checkpointing are
+Tunix's), and adds only what a run registry needs around it: data preparation, per-step
+metrics through `on_step`, a clean stop through `should_stop`, and a self-contained output
+directory. Imports JAX and Tunix; the server never imports this module.
+
+Output directory layout (nothing is written anywhere else):
+
+    run.yaml            the manifest with every default filled in
+    tokenizer.model     the SentencePiece model the run used (trained here for `tiny`)
+    model_config.json   the architecture, to rebuild the model for `load_checkpoint`
+    checkpoints/<step>/ Tunix / orbax checkpoints (LoRA params only when LoRA is on)
+    result.json         the TrainingResult, written when the run ends
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import jax
+import numpy as np
+import optax
+from flax import nnx
+
+from tunix_rt.errors import InvalidInputError
+from tunix_rt.tunix import data as data_lib
+from tunix_rt.tunix import models
+from tunix_rt.tunix.manifest import RunManifest, TrainingSection
+from tunix_rt.tunix.tokenizer import PAD_ID, load_tokenizer, train_tokenizer
+
+RUN_MANIFEST = "run.yaml"
+TOKENIZER_FILE = "tokenizer.model"
+MODEL_CONFIG_FILE = "model_config.json"
+RESULT_FILE = "result.json"
+CHECKPOINTS_DIR = "checkpoints"
+
+
+@dataclasses.dataclass(frozen=True)
+class StepMetrics:
+    """What one optimizer step reports (through `on_step`)."""
+
+    step: int  # 1-based optimizer step
+    loss: float  # mean NLL over the batch's completion tokens
+    learning_rate: float  # the rate this step used
+    tokens: int  # non-padding tokens in the step's batch (all processes)
+    tokens_per_second: float  # tokens / wall time since the previous step (step 1: + compile)
+    elapsed_seconds: float  # since the training loop started
+    eval_loss: float | None = None  # mean eval loss when the run evaluated after this step
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingResult:
+    """How a run ended and where its artifacts are."""
+
+    status: Literal["completed", "stopped"]
+    steps: int  # optimizer steps done (including ones restored from an earlier run)
+    max_steps: int  # steps the run was planned for
+    first_loss: float | None
+    final_loss: float | None
+    initial_eval_loss: float | None  # before the first step, when eval is on
+    final_eval_loss: float | None
+    losses: list[float]  # one per step run by this call, in order
+    output_dir: Path
+    checkpoint_dir: Path
+    checkpoint_step: int | None
+    tokenizer_path: Path
+    manifest_path: Path
+    train_examples: int
+    eval_examples: int
+    truncated_examples: int  # cut to training.max_seq_length (their completion loses its end)
+    dropped_examples: int  # prompt alone reaches training.max_seq_length
+    seq_len: int  # the padded length of every batch
+    parameters: int
+    trained_parameters: int
+    devices: int
+    tokens_per_second: float | None  # steady state: steps 2.. (step 1 includes compilation)
+    setup_seconds: float  # tokenizer, data, model, before the training loop
+    train_seconds: float  # the training loop, including compilation and the last checkpoint
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        for key, value in out.items():
+            if isinstance(value, Path):
+                out[key] = str(value)
+        return out
+
+
+class TrainingError(InvalidInputError):
+    """A run that cannot start with this manifest, data or machine."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedModel:
+    """A model reloaded from a run's output directory, ready for `sampler.generate`."""
+
+    model: nnx.Module
+    tokenizer: Any  # sentencepiece.SentencePieceProcessor
+    manifest: RunManifest
+    spec: models.ModelSpec
+    step: int
+
+
+def learning_rate_schedule(training: TrainingSection, steps: int) -> optax.Schedule:
+    """`constant`, or `warmup_cosine`: linear warmup from 0 over `warmup_steps` (default 10% of
+    the steps), then cosine decay to 10% of the peak at the last step."""
+    peak = training.learning_rate
+    if training.lr_schedule == "constant":
+        return optax.constant_schedule(peak)
+    warmup = training.warmup_steps if training.warmup_steps is not None else steps // 10
+    warmup = min(warmup, steps - 1)
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0,
+        peak_value=peak,
+        warmup_steps=warmup,
+        decay_steps=max(steps, warmup + 1),
+        end_value=peak * 0.1,
+    )
+
+
+def build_optimizer(training: TrainingSection, schedule: optax.Schedule) -> Any:
+    """AdamW with the schedule injected (so Tunix can log the rate), after global-norm clipping."""
+    adamw = optax.inject_hyperparams(optax.adamw)(
+        learning_rate=schedule, weight_decay=training.weight_decay
+    )
+    if training.max_grad_norm is None:
+        return adamw
+    return optax.chain(optax.clip_by_global_norm(training.max_grad_norm), adamw)
+
+
+def model_inputs(batch: Any) -> dict[str, Any]:
+    """TrainingInput → the loss function's inputs: causal attention over non-padding tokens
+    and positions counted from the first token, both derived from `tokens != 0`."""
+    from tunix.sft import utils as sft_utils
+
+    not_pad = batch.input_tokens != PAD_ID
+    return {
+        "input_tokens": batch.input_tokens,
+        "input_mask": batch.input_mask,
+        "positions": sft_utils.build_positions_from_mask(not_pad),
+        "attention_mask": sft_utils.make_causal_attn_mask(not_pad),
+    }
+
+
+class _MetricsHooks:
+    """Tunix TrainingHooks → StepMetrics. Tunix reports step n's loss once step n+1 has been
+    dispatched (and the last one when the loop closes); eval runs between the two, so an eval
+    after step n is attached to step n's metrics."""
+
+    def __init__(
+        self,
+        schedule: optax.Schedule,
+        steps: int,
+        step_tokens: list[int],
+        on_step: Callable[[StepMetrics], None] | None,
+    ) -> None:
+        # The rate of every step, computed once: calling the (JAX) schedule per step costs
+        # milliseconds, a few percent of a tiny model's step.
+        rates = np.asarray(jax.device_get(schedule(np.arange(steps))), dtype=np.float64)
+        self.rates = np.broadcast_to(rates, (steps,))  # a constant schedule gives a scalar
+        self.step_tokens = step_tokens
+        self.on_step = on_step
+        self.losses: list[float] = []
+        self.step_times: list[float] = []
+        self.initial_eval_loss: float | None = None
+        self.last_eval_loss: float | None = None
+        self._pending_eval: tuple[int, float] | None = None
+        self.start = time.perf_counter()
+        self._last = self.start
+
+    def tunix_hooks(self) -> Any:
+        from tunix.sft import hooks
+
+        outer = self
+
+        class Hooks(hooks.TrainingHooks):  # type: ignore[misc]
+            def on_train_start(self, train_ctx: Any) -> None:
+                outer.start = outer._last = time.perf_counter()
+
+            def on_train_end(self, train_ctx: Any) -> None:
+                pass
+
+            def on_train_step_start(self, train_ctx: Any) -> None:
+                pass
+
+            def on_train_step_end(self, train_ctx: Any, train_step: int, train_loss: Any) -> None:
+                outer.step_end(int(train_step), float(train_loss))
+
+            def on_eval_step_start(self, train_ctx: Any) -> None:
+                pass
+
+            def on_eval_step_end(self, train_ctx: Any, eval_loss: Any) -> None:
+                history = train_ctx.metrics_logger.get_metric_history(
+                    train_ctx.metrics_prefix, "loss", "eval"
+                )
+                outer.eval_end(int(train_ctx.train_steps), float(history[-1]))
+
+        return Hooks()
+
+    def eval_end(self, step: int, loss: float) -> None:
+        self.last_eval_loss = loss
+        if step == 0:
+            self.initial_eval_loss = loss
+        else:
+            self._pending_eval = (step, loss)
+
+    def step_end(self, step: int, loss: float) -> None:
+        now = time.perf_counter()
+        elapsed, self._last = now - self._last, now
+        tokens = self.step_tokens[step - 1] if step <= len(self.step_tokens) else 0
+        eval_loss = None
+        if self._pending_eval is not None and self._pending_eval[0] == step:
+            eval_loss = self._pending_eval[1]
+            self._pending_eval = None
+        self.losses.append(loss)
+        self.step_times.append(now)
+        if self.on_step is not None:
+            self.on_step(
+                StepMetrics(
+                    step=step,
+                    loss=loss,
+                    learning_rate=float(self.rates[min(step, len(self.rates)) - 1]),
+                    tokens=tokens,
+                    tokens_per_second=tokens / elapsed if elapsed > 0 else 0.0,
+                    elapsed_seconds=now - self.start,
+                    eval_loss=eval_loss,
+                )
+            )
+
+    def steady_tokens_per_second(self, first_step: int) -> float | None:
+        """Tokens of steps 2.. over their wall time (step 1 carries the compilation)."""
+        if len(self.step_times) < 2:
+            return None
+        tokens = sum(self.step_tokens[first_step + 1 : first_step + len(self.step_times)])
+        seconds = self.step_times[-1] - self.step_times[0]
+        return tokens / seconds if seconds > 0 else None
+
+
+def _prepare_tokenizer(manifest: RunManifest, records: list[data_lib.SftRecord], out: Path) -> Any:
+    target = out / TOKENIZER_FILE
+    assert manifest.tokenizer is not None
+    source: Path | None = None
+    if manifest.tokenizer.path is not None:
+        source = Path(manifest.tokenizer.path)
+    elif manifest.model.source == "local":
+        assert manifest.model.path is not None
+        source = Path(manifest.model.path) / TOKENIZER_FILE
+        if not source.is_file():
+            raise TrainingError(
+                f"{source} does not exist: set tokenizer.path to the model's SentencePiece file",
+                loc=("tokenizer", "path"),
+            )
+    if source is None:
+        texts = [text for record in records for text in (record.prompt, record.completion)]
+        return train_tokenizer(
+            texts,
+            target,
+            vocab_size=manifest.tokenizer.vocab_size,
+            seed=manifest.training.seed,
+        )
+    processor = load_tokenizer(source)
+    if source.resolve() != target.resolve():
+        shutil.copyfile(source, target)
+    return processor
+
+
+def run_training(
+    manifest: RunManifest,
+    *,
+    dataset_jsonl: Path,
+    output_dir: Path,
+    eval_jsonl: Path | None = None,
+    on_step: Callable[[StepMetrics], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainingResult:
+    """Train `manifest` on `dataset_jsonl` with Tunix's PeftTrainer; write into `output_dir`.
+
+    - The eval split is `eval_jsonl` when given, else (with training.eval_every_n_steps) the
+      last training.eval_fraction of `dataset_jsonl`; without either, no eval. Eval runs
+      before the first step and every eval_every_n_steps (default with `eval_jsonl`: at the
+      last step).
+    - `on_step` is called once per optimizer step, in order, from the training thread.
+    - `should_stop` is polled before each step; once it returns True the loop ends, Tunix saves
+      a final checkpoint, and the result's status is `stopped`.
+    - An `output_dir` that already holds checkpoints of the same manifest resumes from the
+      latest one (Tunix restores it and skips the batches already trained).
+    - The same manifest and data on the same machine give the same losses.
+    """
+    setup_start = time.perf_counter()
+    manifest = manifest.resolved()
+    assert manifest.mesh is not None
+    training = manifest.training
+    output_dir.mkdir(parents=True, exist_ok=True)
+    is_writer = jax.process_index() == 0
+
+    records = data_lib.read_records(dataset_jsonl)
+    eval_records = data_lib.read_records(eval_jsonl) if eval_jsonl is not None else []
+    processor = _prepare_tokenizer(manifest, records + eval_records, output_dir)
+    data = data_lib.prepare(records, processor, training.max_seq_length)
+    evaluate = training.eval_every_n_steps is not None or eval_jsonl is not None
+    if eval_jsonl is not None:
+        train_data = data
+        eval_data: data_lib.PreparedData | None = data_lib.prepare(
+            eval_records, processor, training.max_seq_length
+        )
+    elif evaluate:
+        train_data, eval_data = data_lib.split_eval(data, training.eval_fraction)
+    else:
+        train_data, eval_data = data, None
+    steps = data_lib.total_steps(
+        train_data.size, training.batch_size, training.num_epochs, training.max_steps
+    )
+
+    mesh = models.create_mesh(manifest.mesh)
+    if manifest.model.source == "local":
+        assert manifest.model.path is not None
+        spec = models.local_spec(manifest.model.model_id, Path(manifest.model.path))
+    else:
+        spec = models.tiny_spec(int(processor.get_piece_size()))
+    config = models.model_config(spec)
+    if processor.get_piece_size() > config.num_embed:
+        raise TrainingError(
+            f"the tokenizer has {processor.get_piece_size()} pieces, the model embeds only "
+            f"{config.num_embed}",
+            loc=("tokenizer", "path"),
+        )
+    if is_writer:
+        (output_dir / RUN_MANIFEST).write_text(manifest.to_yaml(resolved=True))
+        (output_dir / MODEL_CONFIG_FILE).write_text(spec.to_json())
+    model = models.build_model(manifest, spec, mesh)
+    parameters, trained_parameters = models.parameter_counts(model)
+
+    from tunix.sft import peft_trainer
+
+    schedule = learning_rate_schedule(training, steps)
+    checkpoint_dir = output_dir / CHECKPOINTS_DIR
+    trainer = peft_trainer.PeftTrainer(
+        model,
+        build_optimizer(training, schedule),
+        peft_trainer.TrainingConfig(
+            eval_every_n_steps=training.eval_every_n_steps or steps,
+            max_steps=steps,
+            checkpoint_root_directory=str(checkpoint_dir),
+            checkpointing_options=_checkpoint_options(training, steps),
+            data_sharding_axis=("fsdp",),
+            pbar_description=None,
+        ),
+    ).with_gen_model_input_fn(model_inputs)
+
+    rows = data_lib.process_rows(training.batch_size, jax.process_index(), jax.process_count())
+    step_tokens: list[int] = []
+    hooks = _MetricsHooks(schedule, steps, step_tokens, on_step)
+    trainer.with_training_hooks(hooks.tunix_hooks())
+    restored_steps = trainer.train_steps
+    stopped = False
+
+    def train_batches() -> Iterator[Any]:
+        nonlocal stopped
+        order = data_lib.batch_indices(train_data.size, training.batch_size, training.seed)
+        for _ in range(steps):
+            if should_stop is not None and should_stop():
+                stopped = True
+                return
+            index = next(order)
+            tokens, mask = train_data.tokens[index], train_data.mask[index]
+            step_tokens.append(int(np.count_nonzero(tokens)))
+            yield peft_trainer.TrainingInput(input_tokens=tokens[rows], input_mask=mask[rows])
+
+    eval_inputs = None
+    if eval_data is not None:
+        eval_inputs = [
+            peft_trainer.TrainingInput(input_tokens=tokens[rows], input_mask=mask[rows])
+            for tokens, mask in data_lib.eval_batches(eval_data, training.batch_size)
+        ]
+
+    train_start = time.perf_counter()
+    setup_seconds = train_start - setup_start
+    with models.activate(mesh):
+        trainer.train(train_batches(), eval_inputs)
+    train_seconds = time.perf_counter() - train_start
+
+    checkpoint_step = _latest_step(checkpoint_dir)
+    extra = eval_data if eval_jsonl is not None and eval_data is not None else None
+    losses = hooks.losses
+    result = TrainingResult(
+        status="stopped" if stopped and trainer.train_steps < steps else "completed",
+        steps=trainer.train_steps,
+        max_steps=steps,
+        first_loss=losses[0] if losses else None,
+        final_loss=losses[-1] if losses else None,
+        initial_eval_loss=hooks.initial_eval_loss,
+        final_eval_loss=hooks.last_eval_loss,
+        losses=list(losses),
+        output_dir=output_dir,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_step=checkpoint_step,
+        tokenizer_path=output_dir / TOKENIZER_FILE,
+        manifest_path=output_dir / RUN_MANIFEST,
+        train_examples=train_data.size,
+        eval_examples=eval_data.size if eval_data is not None else 0,
+        truncated_examples=data.truncated + (extra.truncated if extra else 0),
+        dropped_examples=data.dropped + (extra.dropped if extra else 0),
+        seq_len=train_data.seq_len,
+        parameters=parameters,
+        trained_parameters=trained_parameters,
+        devices=int(mesh.devices.size),
+        tokens_per_second=hooks.steady_tokens_per_second(restored_steps),
+        setup_seconds=setup_seconds,
+        train_seconds=train_seconds,
+    )
+    if is_writer:
+        (output_dir / RESULT_FILE).write_text(
+            json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n"
+        )
+    return result
+
+
+def _checkpoint_options(training: TrainingSection, steps: int) -> Any:
+    import orbax.checkpoint as ocp
+
+    every = training.checkpoint_every_n_steps or steps
+    return ocp.CheckpointManagerOptions(
+        save_interval_steps=every, max_to_keep=training.checkpoints_to_keep
+    )
+
+
+def _latest_step(checkpoint_dir: Path) -> int | None:
+    if not checkpoint_dir.is_dir():
+        return None
+    steps = [int(p.name) for p in checkpoint_dir.iterdir() if p.name.isdigit()]
+    return max(steps) if steps else None
+
+
+def load_checkpoint(
+    output_dir: Path, *, step: int | None = None, mesh_shape: tuple[int, int] | None = None
+) -> TrainedModel:
+    """Rebuild a run's model from `output_dir` and restore its checkpoint (the latest, or
+    `step`) with Tunix's checkpoint manager. The mesh is the run's when this machine has as
+    many devices, else `mesh_shape`, else all devices along `fsdp`."""
+    from tunix.sft import checkpoint_manager
+
+    manifest_file = output_dir / RUN_MANIFEST
+    if not manifest_file.is_file():
+        raise TrainingError(f"{output_dir} holds no run ({RUN_MANIFEST} is missing)")
+    manifest = RunManifest.from_yaml(manifest_file.read_text()).resolved()
+    assert manifest.mesh is not None
+    spec = models.ModelSpec.from_json((output_dir / MODEL_CONFIG_FILE).read_text())
+    processor = load_tokenizer(output_dir / TOKENIZER_FILE)
+    mesh_section = manifest.mesh
+    if mesh_shape is not None:
+        mesh_section = mesh_section.model_copy(update={"shape": list(mesh_shape)})
+    elif mesh_section.device_count != jax.device_count():
+        mesh_section = mesh_section.model_copy(
+            update={"shape": [jax.device_count(), 1], "axis_names": ["fsdp", "tp"]}
+        )
+    mesh = models.create_mesh(mesh_section)
+    model = models.build_model(manifest, spec, mesh)
+    manager = checkpoint_manager.CheckpointManager(str(output_dir / CHECKPOINTS_DIR))
+    try:
+        with models.activate(mesh):
+            restored, _ = manager.maybe_restore(
+                model, step=step, restore_only_lora_params=manifest.lora is not None
+            )
+    finally:
+        manager.close()
+    if restored == 0:
+        raise TrainingError(f"{output_dir / CHECKPOINTS_DIR} holds no checkpoint")
+    return TrainedModel(
+        model=model, tokenizer=processor, manifest=manifest, spec=spec, step=restored
+    )
+
+
+def read_result(output_dir: Path) -> dict[str, Any]:
+    """The `result.json` of a finished run."""
+    loaded: dict[str, Any] = json.loads((output_dir / RESULT_FILE).read_text())
+    return loaded
+
+
+__all__ = [
+    "StepMetrics",
+    "TrainedModel",
+    "TrainingError",
+    "TrainingResult",
+    "load_checkpoint",
+    "read_result",
+    "run_training",
+]

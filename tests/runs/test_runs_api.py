@@ -1,0 +1,222 @@
+"""Training runs through the API: validation, and real Tunix runs in worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from server import running_server
+
+pytestmark = pytest.mark.slow
+
+
+def manifest_yaml(key: str, **training: Any) -> str:
+    settings: dict[str, Any] = {
+        "learning_rate": 3e-3,
+        "batch_size": 8,
+        "max_seq_length": 256,
+        "max_steps": 20,
+        "seed": 0,
+    }
+    settings.update(training)
+    return yaml.safe_dump(
+        {
+            "model": {"model_id": "tunix-rt/tiny", "source": "tiny"},
+            "dataset": {"key": key, "path": f"datasets/{key}/tunix_sft.jsonl"},
+            "training": settings,
+            "output": {"output_dir": "model"},
+        }
+    )
+
+
+@pytest.fixture
+def live(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[httpx.Client, Path]]:
+    runs_dir = tmp_path / "runs"
+    with (
+        running_server(
+            sqlite_url,
+            TUNIX_RT_RUNS_DIR=str(runs_dir),
+            TUNIX_RT_DATA_DIR=str(tmp_path / "data"),
+            TUNIX_RT_RUN_CANCEL_GRACE_SECONDS="3",
+        ) as base_url,
+        httpx.Client(base_url=base_url, timeout=60) as client,
+    ):
+        stored = client.post(
+            "/api/generators/arithmetic/generate",
+            json={"count": 300, "seed": 0, "params": {"digits": 2, "operation": "add"}},
+        )
+        assert stored.status_code == 201, stored.text
+        built = client.post(
+            "/api/datasets/build",
+            json={
+                "dataset_name": "arith",
+                "dataset_version": "v1",
+                "limit": 300,
+                "filters": {"source": "arithmetic"},
+            },
+        )
+        assert built.status_code == 201, built.text
+        yield client, runs_dir
+
+
+def wait_for(
+    client: httpx.Client, run_id: str, statuses: set[str], timeout: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.get(f"/api/tunix/runs/{run_id}").json()
+        if run["status"] in statuses:
+            return run
+        assert time.monotonic() < deadline, f"run still {run['status']}: {run}"
+        time.sleep(0.25)
+
+
+def start(client: httpx.Client, **training: Any) -> str:
+    response = client.post(
+        "/api/tunix/run", json={"manifest_yaml": manifest_yaml("arith-v1", **training)}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "queued"
+    return str(response.json()["run_id"])
+
+
+def test_a_tiny_run_trains_and_is_recorded(live: tuple[httpx.Client, Path]) -> None:
+    client, runs_dir = live
+    run_id = start(client, max_steps=150)
+    run = wait_for(client, run_id, {"succeeded", "failed"}, timeout=600)
+    assert run["status"] == "succeeded", run["error"]
+    assert run["started_at"] and run["finished_at"]
+
+    metrics = client.get(f"/api/tunix/runs/{run_id}/metrics").json()["data"]
+    assert [m["step"] for m in metrics] == list(range(1, 151))
+    assert metrics[-1]["loss"] < metrics[0]["loss"] / 2
+    assert all(m["tokens_per_second"] > 0 for m in metrics)
+    status = client.get(f"/api/tunix/runs/{run_id}/status").json()
+    assert status == {
+        "id": run_id,
+        "status": "succeeded",
+        "error": None,
+        "last_step": 150,
+        "last_loss": metrics[-1]["loss"],
+    }
+
+    log = client.get(f"/api/tunix/runs/{run_id}/logs", params={"tail": 5}).text
+    assert f"run {run_id}: succeeded after 150 steps" in log
+    assert len(log.splitlines()) == 5
+
+    names = {a["name"] for a in client.get(f"/api/tunix/runs/{run_id}/artifacts").json()}
+    assert {"train.log", "dataset.jsonl", "manifest.yaml", "model/tokenizer.model"} <= names
+    assert any(name.startswith("model/checkpoints/") for name in names)
+    download = client.get(f"/api/tunix/runs/{run_id}/artifacts/manifest.yaml/download")
+    assert download.status_code == 200
+    assert yaml.safe_load(download.content)["training"]["max_steps"] == 150
+    for bad in ("../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd", "nope.txt"):
+        assert client.get(f"/api/tunix/runs/{run_id}/artifacts/{bad}/download").status_code == 404
+    # Nothing outside the run's folder.
+    assert sorted(p.name for p in runs_dir.iterdir()) == [run_id]
+
+    # Reload the checkpoint in a child process: this test process never imports JAX.
+    reloaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from tunix_rt.tunix.runner import load_checkpoint; "
+            "print(load_checkpoint(__import__('pathlib').Path(sys.argv[1])).step)",
+            str(runs_dir / run_id / "model"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert reloaded.stdout.strip() == "150"
+
+    listed = client.get("/api/tunix/runs", params={"status": "succeeded"}).json()["data"]
+    assert [r["id"] for r in listed] == [run_id]
+    assert client.get("/api/tunix/runs", params={"dataset_key": "nope"}).json()["data"] == []
+
+
+def test_cancel_stops_a_running_run(live: tuple[httpx.Client, Path]) -> None:
+    client, _ = live
+    run_id = start(client, max_steps=100_000)
+    queued_behind = start(client, max_steps=10)
+    deadline = time.monotonic() + 300
+    while not client.get(f"/api/tunix/runs/{run_id}/metrics").json()["data"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.25)
+    assert client.get(f"/api/tunix/runs/{queued_behind}").json()["status"] == "queued"
+    pid = client.get(f"/api/tunix/runs/{run_id}").json()["pid"]
+    asked = time.monotonic()
+    response = client.post(f"/api/tunix/runs/{run_id}/cancel")
+    assert response.json() == {"run_id": run_id, "status": "cancelling"}
+    run = wait_for(client, run_id, {"cancelled", "failed", "succeeded"}, timeout=15)
+    assert run["status"] == "cancelled"
+    assert time.monotonic() - asked < 10
+    deadline = time.monotonic() + 10
+    while _alive(pid):
+        assert time.monotonic() < deadline, "worker process still alive"
+        time.sleep(0.1)
+    assert client.post(f"/api/tunix/runs/{run_id}/cancel").status_code == 409
+    assert client.post(f"/api/tunix/runs/{queued_behind}/cancel").json()["status"] == "cancelled"
+
+
+def test_a_killed_worker_fails_the_run_with_a_reason(live: tuple[httpx.Client, Path]) -> None:
+    client, _ = live
+    run_id = start(client, max_steps=100_000)
+    deadline = time.monotonic() + 300
+    while (pid := client.get(f"/api/tunix/runs/{run_id}").json()["pid"]) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    run = wait_for(client, run_id, {"failed", "cancelled", "succeeded"}, timeout=15)
+    assert run["status"] == "failed"
+    assert run["error"] == "the worker process exited with signal SIGKILL"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_requests_are_validated(live: tuple[httpx.Client, Path]) -> None:
+    client, _ = live
+    dry = client.post(
+        "/api/tunix/run", json={"manifest_yaml": manifest_yaml("arith-v1"), "dry_run": True}
+    )
+    assert dry.status_code == 200
+    assert dry.json()["run_id"] is None
+    assert dry.json()["status"] == "validated"
+    original = client.post(
+        "/api/tunix/run",
+        json={"dataset_key": "arith-v1", "model_id": "google/gemma-2b-it", "dry_run": True},
+    )
+    assert original.status_code == 200, original.text
+    escaping = manifest_yaml("arith-v1").replace("output_dir: model", "output_dir: ../x")
+    cases = [
+        (manifest_yaml("nope-v1"), 404, None),
+        (manifest_yaml("arith-v1") + "extra: 1\n", 422, "extra"),
+        (manifest_yaml("arith-v1", batch_size=0), 422, "training.batch_size"),
+        (escaping, 422, "output.output_dir"),
+        ("a: [unclosed", 422, None),
+    ]
+    for text, code, field in cases:
+        response = client.post("/api/tunix/run", json={"manifest_yaml": text})
+        assert response.status_code == code, (text, response.text)
+        if field:
+            assert f"manifest {field}:" in response.json()["detail"][0]["msg"]
+    assert client.get("/api/tunix/runs").json()["data"] == []
+    assert client.get(f"/api/tunix/runs/{uuid.uuid4()}").status_code == 404

@@ -1,0 +1,86 @@
+"""The registry without training: the 503 without the extra, claiming, recovery, queued cancel."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from factories import make_trace
+from tunix_rt.runs import service, store
+from tunix_rt.runs.executor import RunExecutor
+from tunix_rt.settings import Settings
+
+MANIFEST = {
+    "model": {"model_id": "m"},
+    "dataset": {"key": "d-1", "path": "datasets/d-1/tunix_sft.jsonl"},
+    "output": {"output_dir": "model"},
+}
+
+
+async def _dataset(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/api/traces", json=make_trace(1))).status_code == 201
+    build = {"dataset_name": "d", "dataset_version": "1"}
+    assert (await client.post("/api/datasets/build", json=build)).status_code == 201
+
+
+async def test_without_the_train_extra_runs_are_503(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _dataset(client)
+    monkeypatch.setattr(service, "TRAINING_MODULES", ("jax", "no_such_module_for_tunix_rt"))
+    response = await client.post(
+        "/api/tunix/run", json={"dataset_key": "d-1", "model_id": "m", "dry_run": True}
+    )
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "the training stack is not installed (missing: no_such_module_for_tunix_rt); "
+        "install the `train` extra: pip install -e '.[train]'"
+    }
+
+
+async def test_claims_respect_the_concurrency_cap(engine: AsyncEngine) -> None:
+    first = await store.create_run(engine, dataset_key="d-1", manifest=MANIFEST)
+    second = await store.create_run(engine, dataset_key="d-1", manifest=MANIFEST)
+    assert await store.claim_next(engine, 1) == first
+    assert await store.claim_next(engine, 1) is None
+    assert await store.claim_next(engine, 2) == second
+    assert await store.claim_next(engine, 3) is None
+    assert await store.finish(engine, first, "succeeded")
+    assert not await store.finish(engine, first, "failed")
+
+
+async def test_cancel_of_a_queued_run_is_immediate(engine: AsyncEngine) -> None:
+    run_id = await store.create_run(engine, dataset_key="d-1", manifest=MANIFEST)
+    assert await store.request_cancel(engine, run_id) == "cancelled"
+    async with engine.connect() as conn:
+        run = await store.get_run(conn, run_id)
+    assert run.status == "cancelled"
+    assert run.error == "cancelled before it started"
+    assert await store.claim_next(engine, 1) is None
+
+
+async def test_recovery_fails_runs_whose_process_is_gone(
+    engine: AsyncEngine, tmp_path: Path, database_url: str
+) -> None:
+    gone = await store.create_run(
+        engine, dataset_key="d-1", manifest=MANIFEST, status="running", pid=2**22 + 12345
+    )
+    import os
+
+    alive = await store.create_run(
+        engine, dataset_key="d-1", manifest=MANIFEST, status="running", pid=os.getpid()
+    )
+    executor = RunExecutor(engine, Settings(database_url=database_url, runs_dir=tmp_path))
+    await executor.recover()
+    async with engine.connect() as conn:
+        assert (await store.get_run(conn, gone)).status == "failed"
+        assert (await store.get_run(conn, gone)).error == (
+            "the worker process is gone (the server stopped or crashed while it ran)"
+        )
+        assert (await store.get_run(conn, alive)).status == "running"
+    with pytest.raises(Exception, match="not found"):
+        await store.request_cancel(engine, uuid.uuid4())

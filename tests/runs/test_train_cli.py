@@ -1,0 +1,93 @@
+"""`tunix-rt train run.yaml` in the foreground, then `tunix-rt runs list|show|logs|cancel`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from server import cli_env
+
+pytestmark = pytest.mark.slow
+
+
+def tunix_rt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "tunix_rt", *args], env=env, capture_output=True, timeout=600
+    )
+
+
+def test_train_in_the_foreground(sqlite_url: str, tmp_path: Path) -> None:
+    env = cli_env(
+        sqlite_url,
+        TUNIX_RT_RUNS_DIR=str(tmp_path / "runs"),
+        TUNIX_RT_DATA_DIR=str(tmp_path / "data"),
+        COLUMNS="200",
+    )
+    generated = tunix_rt(env, "generate", "arithmetic", "--count", "120", "--digits", "2")
+    assert generated.returncode == 0, generated.stderr
+    built = tunix_rt(
+        env, "datasets", "build", "arith", "v1", "--source", "arithmetic", "--limit", "120"
+    )
+    assert built.returncode == 0, built.stderr
+    made = tunix_rt(
+        env, "manifest", "arith-v1", "--model-id", "tunix-rt/tiny", "-o", str(tmp_path / "run.yaml")
+    )
+    assert made.returncode == 0, made.stderr
+    manifest = yaml.safe_load((tmp_path / "run.yaml").read_text())
+    manifest["training"].update({"max_steps": 12, "learning_rate": 3e-3, "max_seq_length": 256})
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(manifest))
+
+    trained = tunix_rt(env, "train", str(tmp_path / "run.yaml"))
+    assert trained.returncode == 0, trained.stderr.decode()[-3000:]
+    stderr = trained.stderr.decode()
+    run_id = stderr.split("run ")[1].split(":")[0]
+    assert f"run {run_id} succeeded" in stderr
+
+    listed = tunix_rt(env, "runs", "list").stdout.decode().splitlines()
+    assert listed[0] == "id\tstatus\tdataset\tcreated_at"
+    assert listed[1].startswith(f"{run_id}\tsucceeded\tarith-v1\t")
+    shown = json.loads(tunix_rt(env, "runs", "show", run_id).stdout)
+    assert shown["status"] == "succeeded"
+    assert shown["result"]["steps"] == 12
+    log = tunix_rt(env, "runs", "logs", run_id, "--tail", "1").stdout.decode()
+    assert (
+        log
+        == f"run {run_id}: succeeded after 12 steps (final loss {shown['result']['final_loss']})\n"
+    )
+    followed = tunix_rt(env, "runs", "logs", run_id, "--follow")
+    assert followed.returncode == 0
+    assert "step 12 loss" in followed.stdout.decode()
+    again = tunix_rt(env, "runs", "cancel", run_id)
+    assert again.returncode == 1
+    assert f"run {run_id} already succeeded" in again.stderr.decode()
+
+    model_dir = shown["manifest"]["output"]["output_dir"]
+    tokenizer = tmp_path / "runs" / run_id / model_dir / "tokenizer.model"
+    inspected = tunix_rt(env, "datasets", "inspect", "arith-v1", "--tokenizer", str(tokenizer))
+    assert inspected.returncode == 0, inspected.stderr
+    rows = inspected.stdout.decode().splitlines()
+    flags = [row[0] for row in rows]
+    first_trained = flags.index("+")
+    assert set(flags[:first_trained]) == {" "}
+    assert set(flags[first_trained:]) == {"+"}
+    assert "'<start_of_turn>'" in rows[1]
+    assert rows[-2].startswith("+")
+    assert rows[-2].endswith("'<end_of_turn>'")
+    summary = f"{len(rows)} tokens; {len(rows) - first_trained} trained on"
+    assert summary in inspected.stderr.decode()
+    past_end = tunix_rt(
+        env, "datasets", "inspect", "arith-v1", "--tokenizer", str(tokenizer), "--index", "999"
+    )
+    assert past_end.returncode == 1
+    assert "error: dataset arith-v1 has no example 999" in past_end.stderr.decode()
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {model_id: m}\n")
+    refused = tunix_rt(env, "train", str(bad))
+    assert refused.returncode == 1
+    assert refused.stderr.decode().startswith("error: manifest dataset: Field required")

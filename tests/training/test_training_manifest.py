@@ -1,0 +1,123 @@
+"""The run manifest's training fields: old manifests stay valid, new fields are range-checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tunix_rt.tunix.manifest import RunManifest
+
+OLD = """version: '1.0'
+runner: tunix
+mode: sft
+model:
+  model_id: google/gemma-2b-it
+dataset:
+  key: hcd-v1
+  format: tunix_sft
+  path: datasets/hcd-v1/tunix_sft.jsonl
+training:
+  learning_rate: 2.0e-05
+  num_epochs: 3
+  batch_size: 8
+  max_seq_length: 2048
+output:
+  output_dir: hcd-v1
+"""
+
+
+def _manifest(**sections: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "model": {"model_id": "m"},
+        "dataset": {"key": "k", "path": "x.jsonl"},
+        "output": {"output_dir": "o"},
+    }
+    base.update(sections)
+    return base
+
+
+def test_old_manifest_still_validates_and_round_trips() -> None:
+    manifest = RunManifest.from_yaml(OLD)
+    assert manifest.model.source == "tiny"
+    assert manifest.model.path is None
+    assert manifest.training.max_steps is None
+    assert manifest.training.seed == 0
+    assert manifest.training.eval_every_n_steps is None
+    assert manifest.lora is None
+    assert manifest.to_yaml() == OLD
+    resolved = manifest.resolved()
+    assert resolved.mesh is not None and resolved.mesh.shape == [1, 1]
+    assert resolved.mesh.axis_names == ["fsdp", "tp"]
+    assert resolved.tokenizer is not None and resolved.tokenizer.vocab_size == 512
+
+
+def test_minimal_old_manifest_with_only_model_id() -> None:
+    manifest = RunManifest.model_validate(_manifest())
+    assert manifest.model.source == "tiny"
+    assert RunManifest.from_yaml(manifest.to_yaml()) == manifest
+
+
+def test_new_fields_validate_and_round_trip() -> None:
+    manifest = RunManifest.model_validate(
+        _manifest(
+            model={"model_id": "google/gemma-3-1b-it", "source": "local", "path": "/models/g"},
+            tokenizer={"path": "/models/g/tokenizer.model"},
+            training={
+                "max_steps": 200,
+                "seed": 7,
+                "eval_every_n_steps": 50,
+                "eval_fraction": 0.2,
+                "lr_schedule": "constant",
+                "warmup_steps": 0,
+                "weight_decay": 0.01,
+                "max_grad_norm": None,
+                "checkpoint_every_n_steps": 100,
+                "checkpoints_to_keep": 2,
+            },
+            lora={"rank": 8, "alpha": 16},
+            mesh={"shape": [2, 2], "axis_names": ["fsdp", "tp"]},
+        )
+    )
+    assert manifest.lora is not None and manifest.lora.rank == 8
+    assert manifest.mesh is not None and manifest.mesh.device_count == 4
+    again = RunManifest.from_yaml(manifest.to_yaml())
+    assert again == manifest
+    assert RunManifest.from_yaml(manifest.to_yaml(resolved=True)) == manifest.resolved()
+
+
+@pytest.mark.parametrize(
+    ("sections", "loc"),
+    [
+        ({"model": {"model_id": "m", "source": "hub"}}, ("model", "source")),
+        ({"model": {"model_id": "m", "source": "local"}}, ("model",)),
+        ({"model": {"model_id": "m", "path": "/x"}}, ("model",)),
+        ({"model": {"model_id": "m", "source": "local", "path": "rel/dir"}}, ("model", "path")),
+        ({"tokenizer": {"path": "tok.model"}}, ("tokenizer", "path")),
+        ({"tokenizer": {"vocab_size": 100}}, ("tokenizer", "vocab_size")),
+        ({"tokenizer": {"size": 100}}, ("tokenizer", "size")),
+        ({"training": {"max_steps": 0}}, ("training", "max_steps")),
+        ({"training": {"seed": -1}}, ("training", "seed")),
+        ({"training": {"eval_every_n_steps": 0}}, ("training", "eval_every_n_steps")),
+        ({"training": {"eval_fraction": 0.9}}, ("training", "eval_fraction")),
+        ({"training": {"lr_schedule": "linear"}}, ("training", "lr_schedule")),
+        ({"training": {"warmup_steps": -1}}, ("training", "warmup_steps")),
+        ({"training": {"weight_decay": 2}}, ("training", "weight_decay")),
+        ({"training": {"max_grad_norm": 0}}, ("training", "max_grad_norm")),
+        ({"training": {"checkpoints_to_keep": 0}}, ("training", "checkpoints_to_keep")),
+        ({"training": {"epochs": 1}}, ("training", "epochs")),
+        ({"lora": {"rank": 0}}, ("lora", "rank")),
+        ({"lora": {"rank": 4, "alpha": 0}}, ("lora", "alpha")),
+        ({"lora": {"module_path": "(["}}, ("lora", "module_path")),
+        ({"lora": {"dropout": 0.1}}, ("lora", "dropout")),
+        ({"mesh": {"shape": [0, 1]}}, ("mesh", "shape")),
+        ({"mesh": {"shape": [1, 1, 1]}}, ("mesh", "shape")),
+        ({"mesh": {"axis_names": ["data", "model"]}}, ("mesh", "axis_names")),
+        ({"mesh": {"axis_names": ["fsdp", "fsdp"]}}, ("mesh", "axis_names")),
+    ],
+)
+def test_bad_values_are_refused_by_field(sections: dict[str, Any], loc: tuple[str, ...]) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RunManifest.model_validate(_manifest(**sections))
+    assert loc in [error["loc"] for error in caught.value.errors()], caught.value.errors()
