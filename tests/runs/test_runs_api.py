@@ -114,6 +114,9 @@ def test_a_tiny_run_trains_and_is_recorded(live: tuple[httpx.Client, Path]) -> N
     log = client.get(f"/api/tunix/runs/{run_id}/logs", params={"tail": 5}).text
     assert f"run {run_id}: succeeded after 150 steps" in log
     assert len(log.splitlines()) == 5
+    followed = client.get(f"/api/tunix/runs/{run_id}/logs", params={"follow": True, "tail": 3})
+    assert followed.status_code == 200
+    assert followed.text.splitlines() == log.splitlines()[-3:]  # finished: ends after the tail
 
     names = {a["name"] for a in client.get(f"/api/tunix/runs/{run_id}/artifacts").json()}
     assert {"train.log", "dataset.jsonl", "manifest.yaml", "model/tokenizer.model"} <= names

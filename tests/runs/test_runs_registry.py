@@ -84,3 +84,24 @@ async def test_recovery_fails_runs_whose_process_is_gone(
         assert (await store.get_run(conn, alive)).status == "running"
     with pytest.raises(Exception, match="not found"):
         await store.request_cancel(engine, uuid.uuid4())
+
+
+async def test_two_servers_claiming_at_once_respect_the_cap(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """Two engines (two servers' pools) race for the queue: one run starts, the other waits."""
+    import asyncio
+
+    from tunix_rt.db.engine import create_engine
+
+    for _ in range(3):
+        await store.create_run(engine, dataset_key="d-1", manifest=MANIFEST)
+    other = create_engine(database_url)
+    try:
+        results = await asyncio.gather(
+            *(store.claim_next(e, 1) for e in (engine, other, engine, other))
+        )
+    finally:
+        await other.dispose()
+    assert sum(r is not None for r in results) == 1
+    assert len(await store.running_here(engine)) == 1

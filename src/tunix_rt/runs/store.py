@@ -189,38 +189,23 @@ async def add_metrics(
         )
 
 
+_METRIC_COLUMNS = (
+    M.c.step,
+    M.c.loss,
+    M.c.learning_rate,
+    M.c.tokens_per_second,
+    M.c.eval_loss,
+    M.c.elapsed_seconds,
+)
+
+
 async def get_metrics(conn: AsyncConnection, run_id: uuid.UUID) -> list[MetricPoint]:
-    rows = (
-        await conn.execute(
-            select(
-                M.c.step,
-                M.c.loss,
-                M.c.learning_rate,
-                M.c.tokens_per_second,
-                M.c.eval_loss,
-                M.c.elapsed_seconds,
-            )
-            .where(M.c.run_id == run_id)
-            .order_by(M.c.step)
-        )
-    ).all()
+    stmt = select(*_METRIC_COLUMNS).where(M.c.run_id == run_id).order_by(M.c.step)
+    rows = (await conn.execute(stmt)).all()
     return [MetricPoint.model_validate(dict(r._mapping)) for r in rows]
 
 
 async def last_metric(conn: AsyncConnection, run_id: uuid.UUID) -> MetricPoint | None:
-    row = (
-        await conn.execute(
-            select(
-                M.c.step,
-                M.c.loss,
-                M.c.learning_rate,
-                M.c.tokens_per_second,
-                M.c.eval_loss,
-                M.c.elapsed_seconds,
-            )
-            .where(M.c.run_id == run_id)
-            .order_by(M.c.step.desc())
-            .limit(1)
-        )
-    ).first()
+    stmt = select(*_METRIC_COLUMNS).where(M.c.run_id == run_id).order_by(M.c.step.desc()).limit(1)
+    row = (await conn.execute(stmt)).first()
     return None if row is None else MetricPoint.model_validate(dict(row._mapping))
