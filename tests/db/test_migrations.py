@@ -10,7 +10,13 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.db.engine import create_engine
-from tunix_rt.db.migrate import current_revision, ensure_schema, head_revision, upgrade
+from tunix_rt.db.migrate import (
+    HEAD_REVISION,
+    current_revision,
+    ensure_schema,
+    head_revision,
+    upgrade,
+)
 from tunix_rt.db.models import traces_table as T
 
 
@@ -18,6 +24,7 @@ async def test_upgrade_from_scratch_is_idempotent(database_url: str) -> None:
     engine = create_engine(database_url)
     try:
         assert await current_revision(engine) is None
+        assert head_revision() == HEAD_REVISION
         await upgrade(engine)
         assert await current_revision(engine) == head_revision()
         await upgrade(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import uuid
 from typing import Annotated, Any
@@ -24,6 +25,8 @@ def traces_import(
     """Import traces, all or nothing (exit 1 and nothing stored if any line is bad)."""
     from tunix_rt.traces.importer import import_lines
 
+    # Everything imported so far lives as long as the process: keep the collector off it.
+    gc.freeze()
     name = "<stdin>" if file == "-" else file
     with open_input(file) as (handle, size), progress_bar(err, size) as progress:
         task = progress.add_task("importing", total=size)

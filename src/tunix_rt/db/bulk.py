@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, cast, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -29,8 +30,12 @@ _COLUMNS = (
     "char_count",
     "payload",
 )
+# One statement per chunk: the rows travel as one JSON array that SQLite unpacks itself, so the
+# whole insert runs in C without the GIL and overlaps with Python preparing the next chunk.
 _SQLITE_INSERT = (
-    f"INSERT INTO traces ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+    f"INSERT INTO traces ({', '.join(_COLUMNS)}) SELECT "
+    + ", ".join(f"json_extract(value, '$[{n}]')" for n in range(len(_COLUMNS)))
+    + " FROM json_each(?)"
 )
 # The payload arrives as JSON text (serialised once, by pydantic) and is cast on the server.
 _GENERIC_INSERT = traces_table.insert().values(
@@ -71,7 +76,7 @@ async def insert_trace_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]
             if stamp is None:
                 stamp = stamps[at] = at.astimezone(UTC).strftime(_SQLITE_DATETIME)
             values.append(_sqlite_values(row, stamp))
-        await driver.executemany(_SQLITE_INSERT, values)
+        await driver.execute(_SQLITE_INSERT, (orjson.dumps(values),))
     elif conn.dialect.name == "postgresql":
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection

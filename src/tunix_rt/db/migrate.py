@@ -1,21 +1,31 @@
-"""Apply the Alembic migrations shipped inside the package."""
+"""Apply the Alembic migrations shipped inside the package.
+
+Alembic is imported only when a migration runs: a command on an up-to-date database checks
+the `alembic_version` row against `HEAD_REVISION` and starts faster.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: The newest revision in `migrations/versions` (a test checks it against Alembic's head).
+HEAD_REVISION = "0003"
+_LOCK_KEY = 0x7475_6E69  # "tuni": PostgreSQL advisory lock around migrations
 
 
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -23,9 +33,10 @@ def _alembic_config(connection: Connection) -> Config:
 
 
 def head_revision() -> str:
-    """The newest revision shipped with this version of the package."""
-    script = ScriptDirectory(str(MIGRATIONS_DIR))
-    head = script.get_current_head()
+    """The newest revision shipped with this version of the package, as Alembic sees it."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     assert head is not None
     return head
 
@@ -35,6 +46,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
     On PostgreSQL an advisory lock makes servers that start together migrate one at a time.
     """
+    from alembic import command
+
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
@@ -43,16 +56,15 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 
 async def ensure_schema(engine: AsyncEngine) -> None:
     """Apply pending migrations, if any (one cheap query when there are none)."""
-    if await current_revision(engine) != head_revision():
+    if await current_revision(engine) != HEAD_REVISION:
         await upgrade(engine)
-
-
-_LOCK_KEY = 0x7475_6E69  # "tuni"
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     """The revision the database is at, or None before the first migration."""
     async with engine.connect() as conn:
-        return await conn.run_sync(
-            lambda sync: MigrationContext.configure(sync).get_current_revision()
-        )
+        try:
+            row = (await conn.execute(text("SELECT version_num FROM alembic_version"))).first()
+        except DBAPIError:  # no alembic_version table yet
+            return None
+    return None if row is None else str(row[0])

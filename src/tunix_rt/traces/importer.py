@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -60,6 +61,8 @@ async def import_lines(
     lines_read = bytes_read = 0
     async with engine.connect() as conn:
         await conn.begin()
+        # The database stores chunk N (in the driver's thread) while chunk N+1 is validated.
+        pending: asyncio.Task[None] | None = None
         chunk: list[tuple[int, bytes]] = []
         for raw in lines:
             lines_read += 1
@@ -67,11 +70,13 @@ async def import_lines(
             if raw.strip():
                 chunk.append((lines_read, raw))
             if len(chunk) >= CHUNK_LINES:
-                await _import_chunk(conn, chunk, report, seen_ids, skip_invalid)
+                pending = await _import_chunk(conn, chunk, report, seen_ids, skip_invalid, pending)
                 chunk = []
                 if on_progress:
                     on_progress(lines_read, bytes_read)
-        await _import_chunk(conn, chunk, report, seen_ids, skip_invalid)
+        pending = await _import_chunk(conn, chunk, report, seen_ids, skip_invalid, pending)
+        if pending is not None:
+            await pending
         if on_progress:
             on_progress(lines_read, bytes_read)
         if report.errors and not skip_invalid:
@@ -89,21 +94,31 @@ async def _import_chunk(
     report: ImportReport,
     seen_ids: set[object],
     skip_invalid: bool,
-) -> None:
-    rows = await _validate_chunk(conn, chunk, report, seen_ids)
+    pending: asyncio.Task[None] | None,
+) -> asyncio.Task[None] | None:
+    """Validate a chunk, wait for the previous chunk's insert, start this one's."""
+    rows, explicit_ids = _validate_chunk(chunk, report, seen_ids)
+    if pending is not None:
+        await pending  # the connection is free again
+    if explicit_ids:
+        rows = await _drop_existing_ids(conn, rows, explicit_ids, report)
     if report.errors and not skip_invalid:
-        return  # the import will be rolled back; keep validating to report every bad line
-    await insert_trace_rows(conn, rows)
+        return None  # the import will be rolled back; keep validating to report every bad line
     report.stored += len(rows)
+    inserting = asyncio.create_task(  # noqa: RUF006 - returned; the caller awaits it
+        insert_trace_rows(conn, [row for _, row in rows])
+    )
+    await asyncio.sleep(0)  # let it hand the rows to the driver before the next chunk
+    return inserting
 
 
-async def _validate_chunk(
-    conn: AsyncConnection,
+def _validate_chunk(
     chunk: list[tuple[int, bytes]],
     report: ImportReport,
     seen_ids: set[object],
-) -> list[dict[str, object]]:
-    """The rows of the chunk's valid lines; bad lines go to `report.errors`."""
+) -> tuple[list[tuple[int, dict[str, object]]], list[object]]:
+    """`(line, row)` of the chunk's valid lines and the ids they give; bad lines go to
+    `report.errors`."""
     now = utc_now()  # a chunk is stored at one instant; `seq` keeps the file order
     rows: list[tuple[int, dict[str, object]]] = []
     explicit_ids: list[object] = []
@@ -121,9 +136,7 @@ async def _validate_chunk(
             explicit_ids.append(item.id)
         created_at = item.created_at or now
         rows.append((line_no, trace_row(item, trace_id=item.id, created_at=created_at)))
-    if explicit_ids:
-        rows = await _drop_existing_ids(conn, rows, explicit_ids, report)
-    return [row for _, row in rows]
+    return rows, explicit_ids
 
 
 async def _drop_existing_ids(
