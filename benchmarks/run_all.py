@@ -35,6 +35,8 @@ def main() -> None:
         rows = ("--table-rows", args.table_rows)
         figures[f"traces_{backend}"] = run("bench_traces.py", "--backend", backend, *rows)
         figures[f"datasets_{backend}"] = run("bench_datasets.py", "--backend", backend, *rows)
+    figures["runs"] = run("bench_runs.py")
+    figures["training"] = run("bench_training.py")
     json.dump(figures, sys.stdout, indent=2)
     sys.stdout.write("\n")
 

@@ -91,3 +91,64 @@ def test_train_in_the_foreground(sqlite_url: str, tmp_path: Path) -> None:
     refused = tunix_rt(env, "train", str(bad))
     assert refused.returncode == 1
     assert refused.stderr.decode().startswith("error: manifest dataset: Field required")
+
+
+def test_train_without_the_extra_names_it(sqlite_url: str, tmp_path: Path) -> None:
+    """The training stack hidden from the process (as on a machine without `.[train]`)."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['tunix'] = None\n")
+    env = cli_env(sqlite_url, PYTHONPATH=str(hide))
+    manifest = tmp_path / "run.yaml"
+    manifest.write_text(
+        "model: {model_id: m}\ndataset: {key: k-1, path: x.jsonl}\noutput: {output_dir: o}\n"
+    )
+    result = tunix_rt(env, "train", str(manifest))
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == (
+        "error: the training stack is not installed (missing: tunix); "
+        "install the `train` extra: pip install -e '.[train]'"
+    )
+
+
+def test_ctrl_c_cancels_a_foreground_run(sqlite_url: str, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = cli_env(
+        sqlite_url, TUNIX_RT_RUNS_DIR=str(tmp_path / "runs"), TUNIX_RT_DATA_DIR=str(tmp_path)
+    )
+    assert tunix_rt(env, "generate", "arithmetic", "--count", "60", "--digits", "2").returncode == 0
+    assert tunix_rt(env, "datasets", "build", "a", "1", "--limit", "60").returncode == 0
+    manifest = tmp_path / "run.yaml"
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"model_id": "tunix-rt/tiny"},
+                "dataset": {"key": "a-1", "path": "datasets/a-1/tunix_sft.jsonl"},
+                "training": {"max_steps": 100_000, "max_seq_length": 256},
+                "output": {"output_dir": "model"},
+            }
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tunix_rt", "train", str(manifest)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 300
+    logs = list((tmp_path / "runs").glob("*/train.log"))
+    while not logs or "step 3 " not in logs[0].read_text():
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+        logs = list((tmp_path / "runs").glob("*/train.log"))
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr.decode()[-2000:]
+    run_id = logs[0].parent.name
+    assert f"run {run_id} cancelled" in stderr.decode()
+    shown = json.loads(tunix_rt(env, "runs", "show", run_id).stdout)
+    assert shown["status"] == "cancelled"
+    assert shown["result"]["status"] == "stopped"
