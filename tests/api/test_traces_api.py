@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from factories import make_trace
+from tunix_rt.settings import Settings
 
 
 async def test_create_then_get_returns_the_payload(client: httpx.AsyncClient) -> None:
@@ -107,9 +108,8 @@ async def test_batch_with_bad_items_stores_nothing_and_names_each(
     assert listed["data"] == []
 
 
-async def test_batch_count_is_capped(client: httpx.AsyncClient, settings: object) -> None:
-    app_settings = client._transport.app.state.settings  # type: ignore[attr-defined]
-    app_settings.batch_max_items = 3
+async def test_batch_count_is_capped(client: httpx.AsyncClient, settings: Settings) -> None:
+    settings.batch_max_items = 3  # the app reads the settings object it was built with
     response = await client.post("/api/traces/batch", json=[make_trace(n) for n in range(4)])
     assert response.status_code == 422
     assert response.json() == {

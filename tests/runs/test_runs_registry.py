@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from factories import make_trace
+from tunix_rt.errors import NotFoundError
 from tunix_rt.runs import service, store
 from tunix_rt.runs.executor import RunExecutor
 from tunix_rt.settings import Settings
@@ -82,7 +83,7 @@ async def test_recovery_fails_runs_whose_process_is_gone(
             "the worker process is gone (the server stopped or crashed while it ran)"
         )
         assert (await store.get_run(conn, alive)).status == "running"
-    with pytest.raises(Exception, match="not found"):
+    with pytest.raises(NotFoundError, match="not found"):
         await store.request_cancel(engine, uuid.uuid4())
 
 

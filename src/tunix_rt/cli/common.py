@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from rich.progress import (
 )
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.db.engine import create_engine
 from tunix_rt.db.migrate import ensure_schema
@@ -64,6 +65,24 @@ def run(make: Callable[[AsyncEngine], Coroutine[Any, Any, T]], *, migrate: bool 
             raise
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise fail(f"{message} (TUNIX_RT_DEBUG=1 shows the traceback)") from None
+
+
+def run_read(query: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+    """`run` for a read: `query` gets one connection."""
+
+    async def main(engine: AsyncEngine) -> T:
+        async with engine.connect() as conn:
+            return await query(conn)
+
+    return run(main)
+
+
+def parse_id(text: str, what: str) -> uuid.UUID:
+    """A UUID argument, or one clear line and exit 1."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise fail(f"{text!r} is not a {what} id (UUID)") from None
 
 
 @contextmanager

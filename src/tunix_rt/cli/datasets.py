@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run
+from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, run_read
 from tunix_rt.datasets import service
 from tunix_rt.datasets.export import export_lines
 from tunix_rt.datasets.schema import DatasetBuildRequest
@@ -105,14 +105,10 @@ def build(
 def list_() -> None:
     """Every dataset, newest first."""
 
-    async def main(engine: AsyncEngine) -> Any:
-        async with engine.connect() as conn:
-            return await service.list_all(conn)
-
     lines = ["key\ttrace_count\tcreated_at\texport_sha256"]
     lines += [
         f"{d.dataset_key}\t{d.trace_count}\t{d.created_at.isoformat()}\t{d.export_sha256}"
-        for d in run(main)
+        for d in run_read(service.list_all)
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 
@@ -121,11 +117,8 @@ def list_() -> None:
 def show(key: Annotated[str, typer.Argument(help="NAME-VERSION")]) -> None:
     """Print a dataset's manifest (with stats) as JSON."""
 
-    async def main(engine: AsyncEngine) -> Any:
-        async with engine.connect() as conn:
-            return await service.manifest(conn, key)
-
-    sys.stdout.write(run(main).model_dump_json(indent=2) + "\n")
+    manifest = run_read(lambda conn: service.manifest(conn, key))
+    sys.stdout.write(manifest.model_dump_json(indent=2) + "\n")
 
 
 @datasets_app.command("inspect")
@@ -219,11 +212,7 @@ def manifest(
     except ValidationError as exc:
         raise fail(describe_validation_error(exc)) from None
 
-    async def main(engine: AsyncEngine) -> str:
-        async with engine.connect() as conn:
-            return (await sft_manifest(conn, request)).to_yaml()
-
-    text = run(main)
+    text = run_read(lambda conn: sft_manifest(conn, request)).to_yaml()
     with atomic_output(output) as out:
         out.write(text.encode())
     if output != "-":

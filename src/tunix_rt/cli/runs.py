@@ -16,7 +16,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.cli.common import err, fail, run
+from tunix_rt.cli.common import err, fail, parse_id, run, run_read
 from tunix_rt.errors import TunixRTError
 from tunix_rt.runs import logs, service, store
 from tunix_rt.runs.paths import LOG_FILE, run_dir
@@ -101,33 +101,21 @@ def list_(
 ) -> None:
     """Runs, newest first."""
 
-    async def main(engine: AsyncEngine) -> Any:
-        async with engine.connect() as conn:
-            return await store.list_runs(conn, status=status, dataset_key=dataset, limit=limit)
-
-    items, _ = run(main)
+    items, _ = run_read(
+        lambda conn: store.list_runs(conn, status=status, dataset_key=dataset, limit=limit)
+    )
     lines = ["id\tstatus\tdataset\tcreated_at"]
     lines += [f"{r.id}\t{r.status}\t{r.dataset_key}\t{r.created_at.isoformat()}" for r in items]
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-def _run_id(text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        raise fail(f"{text!r} is not a run id (UUID)") from None
-
-
 @runs_app.command("show")
 def show(run_id: Annotated[str, typer.Argument(help="Run id")]) -> None:
     """A run's record as JSON: status, manifest, error, result."""
-    parsed = _run_id(run_id)
+    parsed = parse_id(run_id, "run")
 
-    async def main(engine: AsyncEngine) -> Any:
-        async with engine.connect() as conn:
-            return await store.get_run(conn, parsed)
-
-    sys.stdout.write(run(main).model_dump_json(indent=2) + "\n")
+    record = run_read(lambda conn: store.get_run(conn, parsed))
+    sys.stdout.write(record.model_dump_json(indent=2) + "\n")
 
 
 @runs_app.command("logs")
@@ -139,7 +127,7 @@ def logs_(
     tail: Annotated[int, typer.Option(min=1)] = 200,
 ) -> None:
     """Print a run's log."""
-    parsed = _run_id(run_id)
+    parsed = parse_id(run_id, "run")
     path = run_dir(get_settings().runs_dir, parsed) / LOG_FILE
 
     async def main(engine: AsyncEngine) -> None:
@@ -161,7 +149,7 @@ def cancel(
     wait: Annotated[float, typer.Option(help="Seconds to wait for it to stop")] = 15.0,
 ) -> None:
     """Cancel a queued or running run."""
-    parsed = _run_id(run_id)
+    parsed = parse_id(run_id, "run")
 
     async def main(engine: AsyncEngine) -> str:
         after = await store.request_cancel(engine, parsed)

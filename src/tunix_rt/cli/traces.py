@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import gc
 import sys
-import uuid
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tunix_rt.cli.common import atomic_output, err, fail, open_input, progress_bar, run
+from tunix_rt.cli.common import (
+    atomic_output,
+    err,
+    open_input,
+    parse_id,
+    progress_bar,
+    run,
+    run_read,
+)
 
 traces_app = typer.Typer(help="Import, browse and export traces.", no_args_is_help=True)
 
@@ -61,16 +68,15 @@ def traces_list(
     """List traces, newest first."""
     from tunix_rt.traces.store import Cursor, TraceFilters, list_traces
 
-    async def main(engine: AsyncEngine) -> Any:
-        async with engine.connect() as conn:
-            return await list_traces(
-                conn,
-                limit=limit,
-                cursor=Cursor.decode(cursor) if cursor else None,
-                filters=TraceFilters(source=source, q=q),
-            )
+    async def query(conn: AsyncConnection) -> Any:
+        return await list_traces(
+            conn,
+            limit=limit,
+            cursor=Cursor.decode(cursor) if cursor else None,
+            filters=TraceFilters(source=source, q=q),
+        )
 
-    page = run(main)
+    page = run_read(query)
     lines = ["id\tcreated_at\ttrace_version"]
     lines += [f"{i.id}\t{i.created_at.isoformat()}\t{i.trace_version}" for i in page.items]
     sys.stdout.write("\n".join(lines) + "\n")
@@ -83,16 +89,8 @@ def traces_show(trace_id: Annotated[str, typer.Argument(help="Trace id (UUID)")]
     """Print one trace as JSON."""
     from tunix_rt.traces.store import get_trace
 
-    try:
-        parsed = uuid.UUID(trace_id)
-    except ValueError:
-        raise fail(f"{trace_id!r} is not a trace id (UUID)") from None
-
-    async def main(engine: AsyncEngine) -> Any:
-        async with engine.connect() as conn:
-            return await get_trace(conn, parsed)
-
-    record = run(main)
+    parsed = parse_id(trace_id, "trace")
+    record = run_read(lambda conn: get_trace(conn, parsed))
     sys.stdout.write(record.model_dump_json(indent=2) + "\n")
 
 

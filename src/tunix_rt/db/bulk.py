@@ -13,11 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, cast, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-from tunix_rt.db.models import traces_table
-from tunix_rt.db.types import JSONDocument
 
 _COLUMNS = (
     "id",
@@ -36,11 +33,6 @@ _SQLITE_INSERT = (
     f"INSERT INTO traces ({', '.join(_COLUMNS)}) SELECT "
     + ", ".join(f"json_extract(value, '$[{n}]')" for n in range(len(_COLUMNS)))
     + " FROM json_each(?)"
-)
-# The payload arrives as JSON text (serialised once, by pydantic) and is cast on the server.
-_GENERIC_INSERT = traces_table.insert().values(
-    payload=cast(bindparam("payload_json"), JSONDocument),
-    **{name: bindparam(name) for name in _COLUMNS if name != "payload"},
 )
 _COPY_KEYS = tuple("payload_json" if name == "payload" else name for name in _COLUMNS)
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME storage format
@@ -77,7 +69,7 @@ async def insert_trace_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]
                 stamp = stamps[at] = at.astimezone(UTC).strftime(_SQLITE_DATETIME)
             values.append(_sqlite_values(row, stamp))
         await driver.execute(_SQLITE_INSERT, (orjson.dumps(values),))
-    elif conn.dialect.name == "postgresql":
+    else:  # PostgreSQL, the only other supported database
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
@@ -88,5 +80,3 @@ async def insert_trace_rows(conn: AsyncConnection, rows: Sequence[dict[str, Any]
             assert driver.is_in_transaction()
         records = [tuple(row[name] for name in _COPY_KEYS) for row in rows]
         await driver.copy_records_to_table("traces", records=records, columns=list(_COLUMNS))
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        await conn.execute(_GENERIC_INSERT, list(rows))

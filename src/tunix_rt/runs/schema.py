@@ -9,12 +9,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunix_rt.datasets.schema import KEY_PATTERN
+from tunix_rt.tunix.manifest import Hyperparameters
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 
 
-class RunRequest(BaseModel):
+class RunRequest(Hyperparameters):
     """`POST /api/tunix/run`: a manifest (YAML text), or the original fields that make one."""
 
     model_config = ConfigDict(extra="forbid")
@@ -24,10 +25,6 @@ class RunRequest(BaseModel):
     model_id: str | None = Field(default=None, min_length=1, max_length=255)
     output_dir: str | None = Field(default=None, max_length=255)
     dry_run: bool = False
-    learning_rate: float = Field(default=2e-5, gt=0, le=1)
-    num_epochs: int = Field(default=3, ge=1, le=100)
-    batch_size: int = Field(default=8, ge=1, le=512)
-    max_seq_length: int = Field(default=2048, ge=128, le=32768)
 
     @model_validator(mode="after")
     def _one_source(self) -> RunRequest:

@@ -14,7 +14,7 @@ from tunix_rt.runs import store
 from tunix_rt.runs.paths import run_dir
 from tunix_rt.runs.schema import RunAccepted, RunRequest
 from tunix_rt.tunix.availability import TRAIN_EXTRA_HINT
-from tunix_rt.tunix.manifest import ManifestRequest, RunManifest
+from tunix_rt.tunix.manifest import Hyperparameters, ManifestRequest, RunManifest
 from tunix_rt.tunix.service import require_dataset
 
 TRAINING_MODULES = ("jax", "tunix", "sentencepiece")
@@ -57,10 +57,7 @@ def manifest_of(request: RunRequest) -> RunManifest:
             dataset_key=request.dataset_key,
             model_id=request.model_id,
             output_dir=request.output_dir or "model",
-            learning_rate=request.learning_rate,
-            num_epochs=request.num_epochs,
-            batch_size=request.batch_size,
-            max_seq_length=request.max_seq_length,
+            **request.model_dump(include=set(Hyperparameters.model_fields)),
         )
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]

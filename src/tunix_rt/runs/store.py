@@ -85,6 +85,10 @@ async def claim_next(engine: AsyncEngine, max_running: int) -> uuid.UUID | None:
     One statement on SQLite (its writer lock makes it atomic); on PostgreSQL an advisory lock
     serialises claims, and SKIP LOCKED lets several servers share one queue safely.
     """
+    async with engine.connect() as conn:  # a read: an idle queue never takes the write lock
+        queued = select(R.c.id).where(R.c.status == "queued").limit(1)
+        if (await conn.execute(queued)).first() is None:
+            return None
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CLAIM_LOCK})

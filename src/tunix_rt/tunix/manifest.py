@@ -146,6 +146,13 @@ class DatasetSection(ManifestModel):
 LrSchedule = Literal["constant", "warmup_cosine"]
 
 
+# The hyperparameters that the manifest and the original flat API requests share.
+LEARNING_RATE = Field(default=2e-5, gt=0, le=1)
+NUM_EPOCHS = Field(default=3, ge=1, le=100)
+BATCH_SIZE = Field(default=8, ge=1, le=512)
+MAX_SEQ_LENGTH = Field(default=2048, ge=128, le=32768)
+
+
 class TrainingSection(ManifestModel):
     OMIT_WHEN_DEFAULT = frozenset(
         {
@@ -162,10 +169,10 @@ class TrainingSection(ManifestModel):
         }
     )
 
-    learning_rate: float = Field(default=2e-5, gt=0, le=1)
-    num_epochs: int = Field(default=3, ge=1, le=100)
-    batch_size: int = Field(default=8, ge=1, le=512)
-    max_seq_length: int = Field(default=2048, ge=128, le=32768)
+    learning_rate: float = LEARNING_RATE
+    num_epochs: int = NUM_EPOCHS
+    batch_size: int = BATCH_SIZE
+    max_seq_length: int = MAX_SEQ_LENGTH
     max_steps: int | None = Field(
         default=None, ge=1, le=10_000_000, description="Default: num_epochs over the data."
     )
@@ -268,7 +275,25 @@ def dataset_export_path(key: str) -> str:
     return f"datasets/{key}/tunix_sft.jsonl"
 
 
-class ManifestRequest(BaseModel):
+class Hyperparameters(BaseModel):
+    """The training fields the original API takes flat, with `TrainingSection`'s ranges."""
+
+    learning_rate: float = LEARNING_RATE
+    num_epochs: int = NUM_EPOCHS
+    batch_size: int = BATCH_SIZE
+    max_seq_length: int = MAX_SEQ_LENGTH
+
+    def training(self) -> TrainingSection:
+        """These values as the manifest's training section."""
+        return TrainingSection(
+            learning_rate=self.learning_rate,
+            num_epochs=self.num_epochs,
+            batch_size=self.batch_size,
+            max_seq_length=self.max_seq_length,
+        )
+
+
+class ManifestRequest(Hyperparameters):
     """`POST /api/tunix/sft/manifest`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -276,10 +301,6 @@ class ManifestRequest(BaseModel):
     dataset_key: str = Field(pattern=KEY_PATTERN)
     model_id: str = Field(min_length=1, max_length=255)
     output_dir: str = Field(description="Relative to the runs directory.")
-    learning_rate: float = Field(default=2e-5, gt=0, le=1)
-    num_epochs: int = Field(default=3, ge=1, le=100)
-    batch_size: int = Field(default=8, ge=1, le=512)
-    max_seq_length: int = Field(default=2048, ge=128, le=32768)
 
     @field_validator("output_dir")
     @classmethod
@@ -292,11 +313,6 @@ class ManifestRequest(BaseModel):
             dataset=DatasetSection(
                 key=self.dataset_key, path=dataset_export_path(self.dataset_key)
             ),
-            training=TrainingSection(
-                learning_rate=self.learning_rate,
-                num_epochs=self.num_epochs,
-                batch_size=self.batch_size,
-                max_seq_length=self.max_seq_length,
-            ),
+            training=self.training(),
             output=OutputSection(output_dir=self.output_dir),
         )
