@@ -1,23 +1,76 @@
-"""Streaming dataset exports: one record per line, manifest order, constant memory."""
+"""Streaming dataset exports: one record per line, manifest order, constant memory.
+
+Rows are read in keyset batches of positions straight from the database driver, and the next
+batch is already being read (by SQLite's worker thread, or by the PostgreSQL server) while the
+current one is rendered, so reading and rendering overlap on two cores. Memory holds at most
+two batches of rows and one rendered chunk, whatever the dataset's size.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
+from itertools import pairwise
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import ColumnElement, String, cast, select, type_coerce
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import traces_table as T
-from tunix_rt.formats import encode_line, renderer_for
+from tunix_rt.formats import Renderer, encode_line, renderer_for
 
 #: Bumped whenever a renderer's output changes, so ETags of non-canonical exports change too.
 RENDERER_VERSION = "1"
-CHUNK_BYTES = 256 * 1024
-ROWS_PER_FETCH = 2000
+#: Rows per read; one rendered chunk is this many lines (about 2.5 MiB of `tunix_sft`).
+BATCH_ROWS = 1000
+#: Every position of a dataset (0-based, stored as a 32-bit integer).
+ALL_POSITIONS = range(0, 2**31 - 1)
+
+# One batch of a dataset's items, aggregated by the database into three JSON texts: the
+# positions, the dashed trace ids and the payloads, all in position order. Aggregating keeps
+# the read inside the database (SQLite's step runs without the GIL on aiosqlite's thread; the
+# PostgreSQL server is another process) and lets one `orjson.loads` decode a whole batch.
+_ITEMS = (
+    "SELECT i.position AS position, {trace_id} AS trace_id, t.payload AS payload "
+    "FROM dataset_items i JOIN traces t ON t.seq = i.trace_seq "
+    "WHERE i.dataset_key = {key} AND i.position >= {start} AND i.position < {stop} {split}"
+    "ORDER BY i.position LIMIT {limit}"
+)
+_SQLITE_DASHED_ID = (
+    "substr(t.id, 1, 8) || '-' || substr(t.id, 9, 4) || '-' || substr(t.id, 13, 4) || '-' || "
+    "substr(t.id, 17, 4) || '-' || substr(t.id, 21)"
+)
+# SQLite 3.40 has no ORDER BY inside aggregates; its aggregates see the rows in the subquery's
+# order, and `_decode_batch` checks the positions anyway.
+_SQLITE_BATCH = (
+    "SELECT json_group_array(position), json_group_array(trace_id), "
+    "'[' || group_concat(payload, ',') || ']' FROM ("
+    + _ITEMS.format(
+        trace_id=_SQLITE_DASHED_ID, key="?", start="?", stop="?", split="{split}", limit="?"
+    )
+    + ")"
+)
+_POSTGRES_BATCH = (
+    "SELECT json_agg(position ORDER BY position)::text, "
+    "json_agg(trace_id ORDER BY position)::text, "
+    "'[' || string_agg(payload::text, ',' ORDER BY position) || ']' FROM ("
+    + _ITEMS.format(
+        trace_id="t.id::text", key="$1", start="$2", stop="$3", split="{split}", limit="$4"
+    )
+    + ") AS batch"
+)
+
+
+class Batch(NamedTuple):
+    """Consecutive items of a dataset: positions, dashed trace ids, decoded payloads."""
+
+    positions: list[int]
+    trace_ids: list[str]
+    payloads: list[dict[str, Any]]
 
 
 async def export_lines(
@@ -27,54 +80,79 @@ async def export_lines(
     *,
     split: str | None = None,
     system: str | None = None,
+    positions: range = ALL_POSITIONS,
 ) -> AsyncIterator[bytes]:
-    """The dataset's records in `fmt`, as chunks of whole JSON lines (about 256 KiB each)."""
+    """The dataset's records in `fmt`, as chunks of whole JSON lines (`BATCH_ROWS` each).
+
+    `positions` restricts the export to the items whose position falls in that range.
+    """
     render = renderer_for(fmt)
-    sqlite = conn.dialect.name == "sqlite"
-    # The driver's own values, without SQLAlchemy's per-value processors: on SQLite the id's
-    # hex digits and the payload's JSON text; asyncpg already gives a dashed id and a dict.
-    decode: Callable[[Any], dict[str, Any]] = orjson.loads if sqlite else _as_is
-    stmt = (
-        select(_id_text(conn.dialect.name), type_coerce(T.c.payload, String))
-        .join(I, I.c.trace_seq == T.c.seq)
-        .where(I.c.dataset_key == key)
-        .order_by(I.c.position)
-        .execution_options(yield_per=ROWS_PER_FETCH)
-    )
-    if split is not None:
-        stmt = stmt.where(I.c.split == split)
-    result = await conn.stream(stmt)
-    buffer: list[bytes] = []
-    size = 0
-    async for rows in result.partitions(ROWS_PER_FETCH):
-        for trace_id, payload in rows:
-            line = encode_line(render(dashed(trace_id), decode(payload), system))
-            buffer.append(line)
-            size += len(line)
-        if size >= CHUNK_BYTES:
-            yield b"".join(buffer)
-            buffer, size = [], 0
-    if buffer:
-        yield b"".join(buffer)
+    async for batch in item_batches(conn, key, split, positions):
+        yield render_chunk(batch, render, system)
 
 
-def _as_is(payload: dict[str, Any]) -> dict[str, Any]:
-    return payload
+def render_chunk(batch: Batch, render: Renderer, system: str | None) -> bytes:
+    """The JSON lines of one batch, joined."""
+    dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    pairs = zip(batch.trace_ids, batch.payloads, strict=True)
+    try:
+        lines = [dumps(render(tid, payload, system), option=option) for tid, payload in pairs]
+    except TypeError:  # a value JSON cannot carry: let encode_line name it
+        for tid, payload in zip(batch.trace_ids, batch.payloads, strict=True):
+            encode_line(render(tid, payload, system))
+        raise
+    return b"".join(lines)
 
 
-def _id_text(dialect: str) -> ColumnElement[str]:
-    """The trace id as text: 32 hex digits on SQLite (its storage), dashed on PostgreSQL."""
-    if dialect == "postgresql":
-        return cast(T.c.id, String)
-    return type_coerce(T.c.id, String)
+async def item_batches(
+    conn: AsyncConnection, key: str, split: str | None = None, positions: range = ALL_POSITIONS
+) -> AsyncIterator[Batch]:
+    """The dataset's items (of `split`, within `positions`) in position order, `BATCH_ROWS` at
+    a time, always one read ahead."""
+    stop = positions.stop
+    dialect = conn.dialect.name
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    if dialect == "sqlite":
+        sql = _SQLITE_BATCH.format(split="AND i.split = ? " if split is not None else "")
+
+        async def fetch(start: int) -> Batch:
+            params = (key, start, stop, *((split,) if split is not None else ()), BATCH_ROWS)
+            ((positions, ids, payloads),) = await driver.execute_fetchall(sql, params)
+            return _decode_batch(positions, ids, payloads)
+
+    else:  # PostgreSQL, the only other supported database
+        sql = _POSTGRES_BATCH.format(split="AND i.split = $5 " if split is not None else "")
+
+        async def fetch(start: int) -> Batch:
+            params = (key, start, stop, BATCH_ROWS, *((split,) if split is not None else ()))
+            return _decode_batch(*await driver.fetchrow(sql, *params))
+
+    pending = asyncio.ensure_future(fetch(positions.start))
+    try:
+        while (batch := await pending).positions:
+            if len(batch.positions) < BATCH_ROWS:
+                yield batch
+                return
+            pending = asyncio.ensure_future(fetch(batch.positions[-1] + 1))
+            await asyncio.sleep(0)  # let the next read start before this batch is rendered
+            yield batch
+    finally:
+        if not pending.done():  # the caller stopped early: leave the connection idle
+            pending.cancel()
+            await asyncio.wait({pending})
 
 
-def dashed(trace_id: str) -> str:
-    """`8-4-4-4-12` form of an id given with or without dashes."""
-    if len(trace_id) == 36:
-        return trace_id
-    h = trace_id
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+def _decode_batch(positions: str | None, ids: str | None, payloads: str | None) -> Batch:
+    if positions is None or ids is None or payloads is None:  # no rows left
+        return Batch([], [], [])
+    batch = Batch(orjson.loads(positions), orjson.loads(ids), orjson.loads(payloads))
+    order = batch.positions
+    if any(a >= b for a, b in pairwise(order)):
+        ranked = sorted(zip(order, batch.trace_ids, batch.payloads, strict=True), key=itemgetter(0))
+        batch = Batch(*(list(column) for column in zip(*ranked, strict=True)))
+    return batch
 
 
 async def record_at(
