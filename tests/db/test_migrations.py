@@ -1,4 +1,4 @@
-"""Migrations: applied from scratch, idempotent, and 0002 backfills rows written under 0001."""
+"""Migrations: applied from scratch, idempotent; 0002 and 0004 backfill older rows."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.db.engine import create_engine
+from tunix_rt.db.functions import rank_key_of
 from tunix_rt.db.migrate import (
     HEAD_REVISION,
     current_revision,
@@ -68,5 +69,32 @@ async def test_0002_backfills_final_answer_and_char_count(database_url: str) -> 
             row = (await conn.execute(select(T.c.final_answer, T.c.char_count))).one()
         assert row.final_answer == "42"
         assert row.char_count == len("prömpt") + 3 + 2 + 2
+    finally:
+        await engine.dispose()
+
+
+async def test_0004_backfills_the_rank_key(database_url: str) -> None:
+    engine: AsyncEngine = create_engine(database_url)
+    trace_id = uuid.UUID("00000000-0000-0000-0000-000000000001")
+    try:
+        await upgrade(engine, "0003")
+        async with engine.begin() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            await conn.execute(
+                text(
+                    "INSERT INTO traces (id, created_at, trace_version, source, prompt, step_count,"
+                    " payload, final_answer, char_count)"
+                    " VALUES (:id, :at, '1', NULL, 'p', 0, '{}', 'a', 2)"
+                ),
+                {
+                    "id": trace_id.hex if sqlite else trace_id,
+                    "at": "2024-01-01 00:00:00.000000"
+                    if sqlite
+                    else datetime(2024, 1, 1, tzinfo=UTC),
+                },
+            )
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(T.c.rank_key))).scalar_one() == rank_key_of(trace_id)
     finally:
         await engine.dispose()

@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tunix_rt.datasets.export import export_sha256
+from tunix_rt.datasets.export import canonical_digest
 from tunix_rt.datasets.schema import (
     DatasetBuildRequest,
     DatasetBuilt,
@@ -21,7 +21,6 @@ from tunix_rt.datasets.schema import (
     DatasetStats,
 )
 from tunix_rt.datasets.select import assign_splits, selection_query, split_sizes
-from tunix_rt.datasets.store import trace_ids
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
 from tunix_rt.db.models import traces_table as T
@@ -101,6 +100,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
             assert request.seed is not None
             await conn.execute(assign_splits(key, request.seed, split_sizes(count, request.splits)))
         stats = await dataset_stats(conn, key)
+        export_sha256, trace_ids = await canonical_digest(conn, key)
         manifest = DatasetManifest(
             dataset_key=key,
             build_id=build_id,
@@ -113,13 +113,13 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
             limit=request.limit,
             dedupe=request.dedupe,
             splits=request.splits,
-            trace_ids=await trace_ids(conn, key),
+            trace_ids=[uuid.UUID(trace_id) for trace_id in trace_ids],
             trace_count=count,
             stats=stats,
             session_id=request.session_id,
             parent_dataset_id=request.parent_dataset_id,
             training_run_id=request.training_run_id,
-            export_sha256=await export_sha256(conn, key),
+            export_sha256=export_sha256,
         )
         stored = manifest.model_dump(mode="json", exclude={"trace_ids"})
         await conn.execute(

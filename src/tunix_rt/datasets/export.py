@@ -65,6 +65,10 @@ _POSTGRES_BATCH = (
 )
 
 
+#: A batch as the database returns it: JSON texts of positions, ids, payloads (None: no rows).
+BatchTexts = tuple[str | None, str | None, str | None]
+
+
 class Batch(NamedTuple):
     """Consecutive items of a dataset: positions, dashed trace ids, decoded payloads."""
 
@@ -108,49 +112,51 @@ async def item_batches(
     conn: AsyncConnection, key: str, split: str | None = None, positions: range = ALL_POSITIONS
 ) -> AsyncIterator[Batch]:
     """The dataset's items (of `split`, within `positions`) in position order, `BATCH_ROWS` at
-    a time, always one read ahead."""
+    a time. The next batch is being read while the caller decodes and renders this one."""
     stop = positions.stop
-    dialect = conn.dialect.name
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    if dialect == "sqlite":
+    if conn.dialect.name == "sqlite":
         sql = _SQLITE_BATCH.format(split="AND i.split = ? " if split is not None else "")
 
-        async def fetch(start: int) -> Batch:
+        async def fetch(start: int) -> BatchTexts:
             params = (key, start, stop, *((split,) if split is not None else ()), BATCH_ROWS)
             ((positions, ids, payloads),) = await driver.execute_fetchall(sql, params)
-            return _decode_batch(positions, ids, payloads)
+            return positions, ids, payloads
 
     else:  # PostgreSQL, the only other supported database
         sql = _POSTGRES_BATCH.format(split="AND i.split = $5 " if split is not None else "")
 
-        async def fetch(start: int) -> Batch:
+        async def fetch(start: int) -> BatchTexts:
             params = (key, start, stop, BATCH_ROWS, *((split,) if split is not None else ()))
-            return _decode_batch(*await driver.fetchrow(sql, *params))
+            positions, ids, payloads = await driver.fetchrow(sql, *params)
+            return positions, ids, payloads
 
     pending = asyncio.ensure_future(fetch(positions.start))
     try:
-        while (batch := await pending).positions:
-            if len(batch.positions) < BATCH_ROWS:
-                yield batch
+        while True:
+            positions_json, ids_json, payloads_json = await pending
+            if positions_json is None or ids_json is None or payloads_json is None:
+                return  # no rows left
+            batch_positions: list[int] = orjson.loads(positions_json)
+            more = len(batch_positions) == BATCH_ROWS
+            if more:  # start the next read, then decode this batch while it runs
+                pending = asyncio.ensure_future(fetch(max(batch_positions) + 1))
+                await asyncio.sleep(0)
+            yield _decode_batch(batch_positions, ids_json, payloads_json)
+            if not more:
                 return
-            pending = asyncio.ensure_future(fetch(batch.positions[-1] + 1))
-            await asyncio.sleep(0)  # let the next read start before this batch is rendered
-            yield batch
     finally:
         if not pending.done():  # the caller stopped early: leave the connection idle
             pending.cancel()
             await asyncio.wait({pending})
 
 
-def _decode_batch(positions: str | None, ids: str | None, payloads: str | None) -> Batch:
-    if positions is None or ids is None or payloads is None:  # no rows left
-        return Batch([], [], [])
-    batch = Batch(orjson.loads(positions), orjson.loads(ids), orjson.loads(payloads))
-    order = batch.positions
-    if any(a >= b for a, b in pairwise(order)):
-        ranked = sorted(zip(order, batch.trace_ids, batch.payloads, strict=True), key=itemgetter(0))
+def _decode_batch(positions: list[int], ids: str, payloads: str) -> Batch:
+    batch = Batch(positions, orjson.loads(ids), orjson.loads(payloads))
+    if any(a >= b for a, b in pairwise(positions)):
+        ranked = sorted(zip(positions, *batch[1:], strict=True), key=itemgetter(0))
         batch = Batch(*(list(column) for column in zip(*ranked, strict=True)))
     return batch
 
@@ -168,12 +174,16 @@ async def record_at(
     return None if row is None else renderer_for(fmt)(str(row.id), row.payload, None)
 
 
-async def export_sha256(conn: AsyncConnection, key: str) -> str:
-    """sha256 of the canonical export: format `trace`, every split, no system instruction."""
+async def canonical_digest(conn: AsyncConnection, key: str) -> tuple[str, list[str]]:
+    """sha256 of the canonical export (format `trace`, every split, no system instruction) and
+    the dataset's trace ids in manifest order, read in one pass."""
     digest = hashlib.sha256()
-    async for chunk in export_lines(conn, key, "trace"):
-        digest.update(chunk)
-    return digest.hexdigest()
+    trace_ids: list[str] = []
+    render = renderer_for("trace")
+    async for batch in item_batches(conn, key):
+        digest.update(render_chunk(batch, render, None))
+        trace_ids += batch.trace_ids
+    return digest.hexdigest(), trace_ids
 
 
 def export_etag(content_sha256: str, fmt: str, split: str | None, system: str | None) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters, MetaValue
-from tunix_rt.db.functions import seeded_rank
+from tunix_rt.db.functions import seeded_order
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import scores_table as S
 from tunix_rt.db.models import traces_table as T
@@ -68,13 +68,21 @@ def meta_equals(key: str, value: MetaValue, dialect: str) -> ColumnElement[bool]
 def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
     """`(seq, position)` of the selected traces, in manifest order.
 
-    `latest`: newest first by creation time. `random`: ordered by `seeded_rank(seed, id)`, the
-    same on SQLite and PostgreSQL. With `dedupe`, a trace whose prompt and final answer repeat an
-    earlier (older) trace's is left out before the limit applies.
+    `latest`: newest first by creation time. `random`: in the seed's order (`seeded_order`,
+    ties by rank key), the same on SQLite and PostgreSQL; without filters it reads only the
+    `rank_key` index. (Two traces whose 60-bit keys collide, a chance below one in a million
+    in a million-trace table, are ordered by storage sequence.) With `dedupe`, a trace whose
+    prompt and final answer repeat an earlier (older) trace's is left out before the limit
+    applies.
     """
-    columns: list[Any] = [T.c.seq, T.c.created_at]
+    columns: list[Any] = [T.c.seq]
     if request.selection_strategy == "random":
-        columns.append(seeded_rank(literal(f"{request.seed}:"), T.c.id).label("rank"))
+        columns += [
+            seeded_order(str(request.seed), T.c.rank_key).label("rank"),
+            T.c.rank_key,
+        ]
+    else:
+        columns.append(T.c.created_at)
     if request.dedupe:
         first_of_kind = func.row_number().over(
             partition_by=(T.c.prompt, T.c.final_answer), order_by=(T.c.created_at, T.c.seq)
@@ -96,12 +104,12 @@ def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
     if request.dedupe:
         chosen = chosen.where(pool.c.occurrence == 1)
     if request.selection_strategy == "random":
-        order: tuple[Any, ...] = (pool.c.rank, pool.c.seq)
+        order: tuple[Any, ...] = (pool.c.rank, pool.c.rank_key, pool.c.seq)
     else:
         order = (pool.c.created_at.desc(), pool.c.seq.desc())
     limited = chosen.order_by(*order).limit(request.limit).subquery("chosen")
     if request.selection_strategy == "random":
-        final_order: tuple[Any, ...] = (limited.c.rank, limited.c.seq)
+        final_order: tuple[Any, ...] = (limited.c.rank, limited.c.rank_key, limited.c.seq)
     else:
         final_order = (limited.c.created_at.desc(), limited.c.seq.desc())
     position = func.row_number().over(order_by=final_order) - 1
@@ -120,13 +128,12 @@ def split_sizes(total: int, fractions: dict[str, float]) -> list[tuple[str, int]
 
 
 def assign_splits(key: str, seed: int, sizes: list[tuple[str, int]]) -> Any:
-    """An UPDATE giving each item its split: items ranked by `seeded_rank("split:seed", id)`."""
+    """An UPDATE giving each item its split: items in the order of seed `split:<seed>`."""
+    split_order = seeded_order(f"split:{seed}", T.c.rank_key)
     ranked = (
         select(
             I.c.position,
-            func.row_number()
-            .over(order_by=(seeded_rank(literal(f"split:{seed}:"), T.c.id), I.c.position))
-            .label("r"),
+            func.row_number().over(order_by=(split_order, T.c.rank_key, I.c.position)).label("r"),
         )
         .join(T, T.c.seq == I.c.trace_seq)
         .where(I.c.dataset_key == key)

@@ -26,6 +26,7 @@ _COLUMNS = (
     "step_count",
     "char_count",
     "payload",
+    "rank_key",
 )
 # One statement per chunk: the rows travel as one JSON array that SQLite unpacks itself, so the
 # whole insert runs in C without the GIL and overlaps with Python preparing the next chunk.
@@ -49,6 +50,7 @@ def _sqlite_values(row: dict[str, Any], stamp: str) -> tuple[Any, ...]:
         row["step_count"],
         row["char_count"],
         row["payload_json"],
+        row["rank_key"],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tunix_rt.db.functions import register_sqlite_functions
+
+
+#: aiosqlite runs every statement on a worker thread, which needs the GIL for a moment before
+#: and after each statement. With CPython's default 5 ms switch interval, Python work on the
+#: event loop (rendering an export, validating an import) keeps that thread waiting for up to
+#: 5 ms each time, and reads stop overlapping with it; at 1 ms they overlap. A SQLite engine
+#: lowers the interpreter's interval to this (it never raises it).
+SQLITE_SWITCH_INTERVAL = 0.001
 
 
 def _json_dumps(value: Any) -> str:
@@ -38,6 +47,7 @@ def create_engine(url: str, *, pool_size: int = 8) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        sys.setswitchinterval(min(sys.getswitchinterval(), SQLITE_SWITCH_INTERVAL))
     return engine
 
 

@@ -1,53 +1,73 @@
-"""SQL functions that give the same answer on SQLite and PostgreSQL.
+"""Seeded pseudo-random orders that are the same on SQLite and PostgreSQL, in plain SQL.
 
-`seeded_rank(prefix, trace_id)` is the first 60 bits of `md5(prefix || '<uuid with dashes>')` as
-an integer. Ordering by it is a pseudo-random order that depends only on the prefix (which
-carries the seed) and the trace id, so the same seed picks the same traces on either database.
-PostgreSQL computes it natively; on SQLite it is a deterministic Python function registered on
-every connection (`register_sqlite_functions`).
+Every trace stores a `rank_key`: the first 60 bits of `md5('<uuid with dashes>')`, computed
+once when the trace is stored (and by migration 0004 for older rows). A seed picks three
+constants, and a trace's place in the seed's order is
+
+    ((a1 * (rank_key >> 30)) % P + (a2 * (rank_key & (2**30 - 1))) % P + b) % P,  P = 2**31 - 1
+
+with ties broken by `rank_key`. The key depends only on the trace id, the
+constants only on the seed, and every intermediate value stays below 2**62, so both databases
+compute the same integers with their native 64-bit arithmetic: the same seed orders the same
+traces identically wherever they are stored, with no per-row function call. Different seeds
+give unrelated orders (the map is a random member of a pairwise-independent hash family over
+the two 30-bit halves of a uniformly distributed key); it is a sampling order, not
+cryptography.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import BigInteger, ColumnElement, literal_column
 
-RANK_HEX_DIGITS = 15  # 60 bits: a positive BIGINT on both databases
-
-
-def rank_of(prefix: str, trace_id_hex: str) -> int:
-    """The rank of one trace; `trace_id_hex` is the UUID as 32 hex digits (SQLite storage)."""
-    h = trace_id_hex
-    dashed = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-    digest = hashlib.md5(f"{prefix}{dashed}".encode(), usedforsecurity=False).hexdigest()
-    return int(digest[:RANK_HEX_DIGITS], 16)
+PRIME = 2**31 - 1
+HALF_BITS = 30
+RANK_KEY_HEX_DIGITS = 15  # 60 bits: a positive BIGINT on both databases
 
 
-class seeded_rank(FunctionElement[int]):
-    type = BigInteger()
-    inherit_cache = True
-    name = "seeded_rank"
+def rank_key_of(trace_id: uuid.UUID) -> int:
+    """The stored `rank_key` of a trace: the first 60 bits of md5 of its dashed id."""
+    digest = hashlib.md5(str(trace_id).encode(), usedforsecurity=False).hexdigest()
+    return int(digest[:RANK_KEY_HEX_DIGITS], 16)
 
 
-@compiles(seeded_rank, "sqlite")
-def _sqlite_rank(element: seeded_rank, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"tunix_rt_rank({compiler.process(element.clauses, **kw)})"
+def seed_constants(seed: str) -> tuple[int, int, int]:
+    """`(a1, a2, b)` for a seed, each in 1..P-1."""
+    digest = hashlib.sha256(f"tunix-rt order:{seed}".encode()).digest()
+    a1, a2, b = (int.from_bytes(digest[i : i + 8], "big") % (PRIME - 1) + 1 for i in (0, 8, 16))
+    return a1, a2, b
 
 
-@compiles(seeded_rank, "postgresql")
-def _postgres_rank(element: seeded_rank, compiler: SQLCompiler, **kw: Any) -> str:
-    prefix, trace_id = list(element.clauses)
-    return (
-        f"('x' || substr(md5({compiler.process(prefix, **kw)} || "
-        f"CAST({compiler.process(trace_id, **kw)} AS TEXT)), 1, {RANK_HEX_DIGITS}))"
-        f"::bit({RANK_HEX_DIGITS * 4})::bigint"
-    )
+def seeded_order(seed: str, rank_key: ColumnElement[int]) -> ColumnElement[int]:
+    """The SQL expression ranking a row by `seed` (see the module docstring)."""
+    a1, a2, b = (_integer(n) for n in seed_constants(seed))
+    p = _integer(PRIME)
+    high = rank_key.bitwise_rshift(_integer(HALF_BITS))
+    low = rank_key.bitwise_and(_integer(2**HALF_BITS - 1))
+    order: ColumnElement[int] = ((a1 * high) % p + (a2 * low) % p + b) % p
+    return order
+
+
+def _integer(value: int) -> ColumnElement[int]:
+    """An inline integer literal (no bind parameter, so PostgreSQL never guesses its type)."""
+    return literal_column(str(value), BigInteger)
+
+
+def seeded_position(seed: str, rank_key: int) -> int:
+    """`seeded_order` computed in Python (tests and tools check the databases against it)."""
+    a1, a2, b = seed_constants(seed)
+    high, low = rank_key >> HALF_BITS, rank_key & (2**HALF_BITS - 1)
+    position: int = ((a1 * high) % PRIME + (a2 * low) % PRIME + b) % PRIME
+    return position
+
+
+def _rank_key_of_hex(trace_id_hex: str) -> int:
+    return rank_key_of(uuid.UUID(hex=trace_id_hex))
 
 
 def register_sqlite_functions(dbapi_connection: Any) -> None:
-    dbapi_connection.create_function("tunix_rt_rank", 2, rank_of, deterministic=True)
+    """`tunix_rt_rank_key(id)` for migration 0004's backfill of older SQLite rows."""
+    dbapi_connection.create_function("tunix_rt_rank_key", 1, _rank_key_of_hex, deterministic=True)

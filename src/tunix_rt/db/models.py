@@ -47,10 +47,17 @@ class Trace(Base):
         Integer, nullable=False, doc="Characters of prompt, step contents and final answer."
     )
     payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+    rank_key: Mapped[int] = mapped_column(
+        BigInteger,
+        nullable=False,
+        server_default="0",
+        doc="First 60 bits of md5 of the dashed id; seeded random orders hash it (db.functions).",
+    )
 
     __table_args__ = (
         Index("ix_traces_created_at_seq", "created_at", "seq"),
         Index("ix_traces_source_created_at_seq", "source", "created_at", "seq"),
+        Index("ix_traces_rank_key", "rank_key"),
     )
 
 

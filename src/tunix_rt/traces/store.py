@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.db.bulk import insert_trace_rows
+from tunix_rt.db.functions import rank_key_of
 from tunix_rt.db.models import dataset_items_table, scores_table, traces_table
 from tunix_rt.db.types import UTCDateTime
 from tunix_rt.errors import ConflictError, InvalidInputError, NotFoundError
@@ -32,8 +33,9 @@ def trace_row(
     trace_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """The column values that store `trace` (a new id unless given; `payload_json` is text)."""
+    trace_id = trace_id or uuid.uuid4()
     return {
-        "id": trace_id or uuid.uuid4(),
+        "id": trace_id,
         "created_at": created_at,
         "trace_version": trace.trace_version,
         "source": trace.source,
@@ -44,6 +46,7 @@ def trace_row(
         + len(trace.final_answer)
         + sum(len(step.content) for step in trace.steps),
         "payload_json": trace.model_dump_json(include=PAYLOAD_FIELDS),
+        "rank_key": rank_key_of(trace_id),
     }
 
 
