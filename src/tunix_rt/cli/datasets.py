@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -181,8 +182,13 @@ def export(
                     progress.update(task, completed=written)
         return written
 
+    started = time.perf_counter()
     written = run(main)
-    err.print(f"exported {written:,} records", highlight=False)
+    seconds = time.perf_counter() - started
+    err.print(
+        f"exported {written:,} records in {seconds:.2f} s ({written / max(seconds, 1e-9):,.0f}/s)",
+        highlight=False,
+    )
 
 
 @app.command("manifest")

@@ -27,8 +27,6 @@ from tunix_rt.formats import Renderer, encode_line, renderer_for
 RENDERER_VERSION = "1"
 #: Rows per read; one rendered chunk is this many lines (about 2.5 MiB of `tunix_sft`).
 BATCH_ROWS = 1000
-#: Every position of a dataset (0-based, stored as a 32-bit integer).
-ALL_POSITIONS = range(0, 2**31 - 1)
 
 # One batch of a dataset's items, aggregated by the database into three JSON texts: the
 # positions, the dashed trace ids and the payloads, all in position order. Aggregating keeps
@@ -37,7 +35,7 @@ ALL_POSITIONS = range(0, 2**31 - 1)
 _ITEMS = (
     "SELECT i.position AS position, {trace_id} AS trace_id, t.payload AS payload "
     "FROM dataset_items i JOIN traces t ON t.seq = i.trace_seq "
-    "WHERE i.dataset_key = {key} AND i.position >= {start} AND i.position < {stop} {split}"
+    "WHERE i.dataset_key = {key} AND i.position >= {start} {split}"
     "ORDER BY i.position LIMIT {limit}"
 )
 _SQLITE_DASHED_ID = (
@@ -49,18 +47,14 @@ _SQLITE_DASHED_ID = (
 _SQLITE_BATCH = (
     "SELECT json_group_array(position), json_group_array(trace_id), "
     "'[' || group_concat(payload, ',') || ']' FROM ("
-    + _ITEMS.format(
-        trace_id=_SQLITE_DASHED_ID, key="?", start="?", stop="?", split="{split}", limit="?"
-    )
+    + _ITEMS.format(trace_id=_SQLITE_DASHED_ID, key="?", start="?", split="{split}", limit="?")
     + ")"
 )
 _POSTGRES_BATCH = (
     "SELECT json_agg(position ORDER BY position)::text, "
     "json_agg(trace_id ORDER BY position)::text, "
     "'[' || string_agg(payload::text, ',' ORDER BY position) || ']' FROM ("
-    + _ITEMS.format(
-        trace_id="t.id::text", key="$1", start="$2", stop="$3", split="{split}", limit="$4"
-    )
+    + _ITEMS.format(trace_id="t.id::text", key="$1", start="$2", split="{split}", limit="$3")
     + ") AS batch"
 )
 
@@ -84,14 +78,10 @@ async def export_lines(
     *,
     split: str | None = None,
     system: str | None = None,
-    positions: range = ALL_POSITIONS,
 ) -> AsyncIterator[bytes]:
-    """The dataset's records in `fmt`, as chunks of whole JSON lines (`BATCH_ROWS` each).
-
-    `positions` restricts the export to the items whose position falls in that range.
-    """
+    """The dataset's records in `fmt`, as chunks of whole JSON lines (`BATCH_ROWS` each)."""
     render = renderer_for(fmt)
-    async for batch in item_batches(conn, key, split, positions):
+    async for batch in item_batches(conn, key, split):
         yield render_chunk(batch, render, system)
 
 
@@ -109,11 +99,10 @@ def render_chunk(batch: Batch, render: Renderer, system: str | None) -> bytes:
 
 
 async def item_batches(
-    conn: AsyncConnection, key: str, split: str | None = None, positions: range = ALL_POSITIONS
+    conn: AsyncConnection, key: str, split: str | None = None
 ) -> AsyncIterator[Batch]:
-    """The dataset's items (of `split`, within `positions`) in position order, `BATCH_ROWS` at
+    """The dataset's items (of `split`) in position order, `BATCH_ROWS` at
     a time. The next batch is being read while the caller decodes and renders this one."""
-    stop = positions.stop
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
@@ -121,19 +110,19 @@ async def item_batches(
         sql = _SQLITE_BATCH.format(split="AND i.split = ? " if split is not None else "")
 
         async def fetch(start: int) -> BatchTexts:
-            params = (key, start, stop, *((split,) if split is not None else ()), BATCH_ROWS)
+            params = (key, start, *((split,) if split is not None else ()), BATCH_ROWS)
             ((positions, ids, payloads),) = await driver.execute_fetchall(sql, params)
             return positions, ids, payloads
 
     else:  # PostgreSQL, the only other supported database
-        sql = _POSTGRES_BATCH.format(split="AND i.split = $5 " if split is not None else "")
+        sql = _POSTGRES_BATCH.format(split="AND i.split = $4 " if split is not None else "")
 
         async def fetch(start: int) -> BatchTexts:
-            params = (key, start, stop, BATCH_ROWS, *((split,) if split is not None else ()))
+            params = (key, start, BATCH_ROWS, *((split,) if split is not None else ()))
             positions, ids, payloads = await driver.fetchrow(sql, *params)
             return positions, ids, payloads
 
-    pending = asyncio.ensure_future(fetch(positions.start))
+    pending = asyncio.ensure_future(fetch(0))
     try:
         while True:
             positions_json, ids_json, payloads_json = await pending

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tunix_rt.db.functions import register_sqlite_functions
 
-
 #: aiosqlite runs every statement on a worker thread, which needs the GIL for a moment before
 #: and after each statement. With CPython's default 5 ms switch interval, Python work on the
 #: event loop (rendering an export, validating an import) keeps that thread waiting for up to
