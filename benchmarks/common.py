@@ -130,21 +130,36 @@ def cli_env(url: str) -> dict[str, str]:
     return env
 
 
-def run_cli(url: str, *args: str) -> tuple[float, int, subprocess.CompletedProcess[bytes] | int]:
-    """Run `tunix-rt ARGS`; returns (seconds, peak RSS in KiB of that process, exit status)."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tunix_rt", *args],
+# Runs the command given in argv and reports its wall time and peak RSS. Peak RSS must be read
+# from a small parent: a process started straight from this (large) benchmark process inherits
+# this process's peak as its own (Linux folds the spawning memory's high-water mark into the
+# child's at exec).
+_MEASURE = """
+import os, subprocess, sys, time
+started = time.perf_counter()
+status = subprocess.call(sys.argv[1:])
+elapsed = time.perf_counter() - started
+import resource
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+sys.stderr.write(f"\\n@measured {elapsed} {peak}\\n")
+sys.exit(status)
+"""
+
+
+def run_cli(url: str, *args: str) -> tuple[float, int, str]:
+    """Run `tunix-rt ARGS`; returns (seconds, peak RSS in KiB of that process, its stderr)."""
+    process = subprocess.run(
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "tunix_rt", *args],
         env=cli_env(url),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        check=False,
     )
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if status != 0:
-        stderr = process.stderr.read().decode() if process.stderr else ""
+    stderr, _, measured = process.stderr.decode().rpartition("\n@measured ")
+    if process.returncode != 0:
         raise RuntimeError(f"tunix-rt {' '.join(args)} failed: {stderr}")
-    return elapsed, usage.ru_maxrss, status
+    elapsed, peak_kib = measured.split()
+    return float(elapsed), int(peak_kib), stderr
 
 
 @contextmanager

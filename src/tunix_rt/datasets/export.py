@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tunix_rt.db.models import dataset_items_table as I
@@ -25,18 +25,21 @@ from tunix_rt.formats import Renderer, encode_line, renderer_for
 
 #: Bumped whenever a renderer's output changes, so ETags of non-canonical exports change too.
 RENDERER_VERSION = "1"
-#: Rows per read; one rendered chunk is this many lines (about 2.5 MiB of `tunix_sft`).
+#: Positions per read; one rendered chunk holds at most this many lines (about 2.5 MiB of
+#: `tunix_sft`).
 BATCH_ROWS = 1000
 
-# One batch of a dataset's items, aggregated by the database into three JSON texts: the
+# One batch of a dataset's items: those whose position is in [start, stop). A bounded range on
+# the primary key stays a short index range scan whatever the planner's statistics say (after a
+# large build they are stale; PostgreSQL then planned `>= start ... LIMIT` as a scan of every
+# remaining item per batch). The batch is aggregated by the database into three JSON texts: the
 # positions, the dashed trace ids and the payloads, all in position order. Aggregating keeps
 # the read inside the database (SQLite's step runs without the GIL on aiosqlite's thread; the
 # PostgreSQL server is another process) and lets one `orjson.loads` decode a whole batch.
 _ITEMS = (
     "SELECT i.position AS position, {trace_id} AS trace_id, t.payload AS payload "
     "FROM dataset_items i JOIN traces t ON t.seq = i.trace_seq "
-    "WHERE i.dataset_key = {key} AND i.position >= {start} {split}"
-    "ORDER BY i.position LIMIT {limit}"
+    "WHERE i.dataset_key = {key} AND i.position >= {start} AND i.position < {stop} {split}"
 )
 _SQLITE_DASHED_ID = (
     "substr(t.id, 1, 8) || '-' || substr(t.id, 9, 4) || '-' || substr(t.id, 13, 4) || '-' || "
@@ -47,14 +50,14 @@ _SQLITE_DASHED_ID = (
 _SQLITE_BATCH = (
     "SELECT json_group_array(position), json_group_array(trace_id), "
     "'[' || group_concat(payload, ',') || ']' FROM ("
-    + _ITEMS.format(trace_id=_SQLITE_DASHED_ID, key="?", start="?", split="{split}", limit="?")
-    + ")"
+    + _ITEMS.format(trace_id=_SQLITE_DASHED_ID, key="?", start="?", stop="?", split="{split}")
+    + " ORDER BY i.position)"
 )
 _POSTGRES_BATCH = (
     "SELECT json_agg(position ORDER BY position)::text, "
     "json_agg(trace_id ORDER BY position)::text, "
     "'[' || string_agg(payload::text, ',' ORDER BY position) || ']' FROM ("
-    + _ITEMS.format(trace_id="t.id::text", key="$1", start="$2", split="{split}", limit="$3")
+    + _ITEMS.format(trace_id="t.id::text", key="$1", start="$2", stop="$3", split="{split}")
     + ") AS batch"
 )
 
@@ -101,16 +104,19 @@ def render_chunk(batch: Batch, render: Renderer, system: str | None) -> bytes:
 async def item_batches(
     conn: AsyncConnection, key: str, split: str | None = None
 ) -> AsyncIterator[Batch]:
-    """The dataset's items (of `split`) in position order, `BATCH_ROWS` at
-    a time. The next batch is being read while the caller decodes and renders this one."""
+    """The dataset's items (of `split`) in position order, `BATCH_ROWS` positions at a time.
+    The next batch is being read while the caller decodes and renders this one."""
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
+    last = select(func.max(I.c.position)).where(I.c.dataset_key == key)
+    end = ((await conn.execute(last)).scalar() or -1) + 1
+    only = (split,) if split is not None else ()
     if conn.dialect.name == "sqlite":
         sql = _SQLITE_BATCH.format(split="AND i.split = ? " if split is not None else "")
 
         async def fetch(start: int) -> BatchTexts:
-            params = (key, start, *((split,) if split is not None else ()), BATCH_ROWS)
+            params = (key, start, start + BATCH_ROWS, *only)
             ((positions, ids, payloads),) = await driver.execute_fetchall(sql, params)
             return positions, ids, payloads
 
@@ -118,24 +124,24 @@ async def item_batches(
         sql = _POSTGRES_BATCH.format(split="AND i.split = $4 " if split is not None else "")
 
         async def fetch(start: int) -> BatchTexts:
-            params = (key, start, BATCH_ROWS, *((split,) if split is not None else ()))
-            positions, ids, payloads = await driver.fetchrow(sql, *params)
+            positions, ids, payloads = await driver.fetchrow(
+                sql, key, start, start + BATCH_ROWS, *only
+            )
             return positions, ids, payloads
 
+    if end == 0:
+        return
     pending = asyncio.ensure_future(fetch(0))
     try:
-        while True:
+        for start in range(BATCH_ROWS, end + BATCH_ROWS, BATCH_ROWS):
             positions_json, ids_json, payloads_json = await pending
-            if positions_json is None or ids_json is None or payloads_json is None:
-                return  # no rows left
-            batch_positions: list[int] = orjson.loads(positions_json)
-            more = len(batch_positions) == BATCH_ROWS
-            if more:  # start the next read, then decode this batch while it runs
-                pending = asyncio.ensure_future(fetch(max(batch_positions) + 1))
+            if start < end:  # start the next read, then decode this batch while it runs
+                pending = asyncio.ensure_future(fetch(start))
                 await asyncio.sleep(0)
-            yield _decode_batch(batch_positions, ids_json, payloads_json)
-            if not more:
-                return
+            if positions_json is not None and ids_json is not None and payloads_json is not None:
+                positions: list[int] = orjson.loads(positions_json)
+                if positions:  # a split may have no item in a range
+                    yield _decode_batch(positions, ids_json, payloads_json)
     finally:
         if not pending.done():  # the caller stopped early: leave the connection idle
             pending.cancel()
