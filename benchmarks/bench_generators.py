@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,74 +20,33 @@ from typing import Any
 
 import httpx
 
-
-def _env(database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNIX_RT_")}
-    env["TUNIX_RT_DATABASE_URL"] = database_url
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from common import live_server, run_cli
 
 
 def _cli(database_url: str, *args: str) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "tunix_rt", *args],
-        env=_env(database_url),
-        check=True,
-        capture_output=True,
-    )
-    return time.perf_counter() - started
+    seconds, _, _ = run_cli(database_url, *args)
+    return seconds
 
 
 def bench_api(workdir: Path, count: int, repeat: int) -> dict[str, Any]:
     url = f"sqlite+aiosqlite:///{workdir / 'api.db'}"
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tunix_rt", "serve", "--port", str(port)],
-        env=_env(url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base, timeout=120) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if client.get("/api/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not start")
-                time.sleep(0.1)
+    with live_server(url) as base, httpx.Client(base_url=base, timeout=120) as client:
 
-            def post(seed: int, persist: bool) -> float:
-                body = {"count": count, "seed": seed, "persist": persist}
-                started = time.perf_counter()
-                response = client.post("/api/ungar/high-card-duel/generate", json=body)
-                elapsed = time.perf_counter() - started
-                response.raise_for_status()
-                assert len(response.json()["trace_ids"]) == (count if persist else 0)
-                return elapsed
-
-            stored = min(post(seed * count, True) for seed in range(repeat))
-            preview_only = min(post(0, False) for _ in range(repeat))
+        def post(seed: int, persist: bool) -> float:
+            body = {"count": count, "seed": seed, "persist": persist}
             started = time.perf_counter()
-            exported = client.get(
-                "/api/ungar/high-card-duel/export.jsonl", params={"limit": 100_000}
-            )
-            export_s = time.perf_counter() - started
-            lines = len(exported.content.splitlines())
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+            response = client.post("/api/ungar/high-card-duel/generate", json=body)
+            elapsed = time.perf_counter() - started
+            response.raise_for_status()
+            assert len(response.json()["trace_ids"]) == (count if persist else 0)
+            return elapsed
+
+        stored = min(post(seed * count, True) for seed in range(repeat))
+        preview_only = min(post(0, False) for _ in range(repeat))
+        started = time.perf_counter()
+        exported = client.get("/api/ungar/high-card-duel/export.jsonl", params={"limit": 100_000})
+        export_s = time.perf_counter() - started
+        lines = len(exported.content.splitlines())
     return {
         "generate_and_store_s": round(stored, 3),
         "generate_and_store_traces_per_s": round(count / stored),

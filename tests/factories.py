@@ -1,8 +1,10 @@
-"""Request bodies for tests."""
+"""Request bodies and reference values for tests."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from tunix_rt.db.functions import seed_constants
 
 
 def make_trace(
@@ -23,3 +25,12 @@ def make_trace(
     }
     body.update(extra)
     return body
+
+
+def reference_seed_position(seed: str, rank_key: int) -> int:
+    """A trace's place in a seed's order, written out independently of the SQL expression in
+    `tunix_rt.db.functions.seeded_order` (docs/datasets.md gives the formula)."""
+    a1, a2, b = seed_constants(seed)
+    prime = 2**31 - 1
+    high, low = divmod(rank_key, 2**30)
+    return (a1 * high + a2 * low + b) % prime

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from factories import make_trace
-from tunix_rt.db.functions import rank_key_of, seeded_position
+from factories import make_trace, reference_seed_position
+from tunix_rt.db.functions import rank_key_of
 from tunix_rt.settings import Settings
 
 
@@ -102,7 +102,9 @@ async def test_random_is_reproducible_per_seed(client: httpx.AsyncClient) -> Non
 
 async def test_random_takes_the_first_traces_of_the_seeds_order(client: httpx.AsyncClient) -> None:
     ids = [uuid.UUID(i) for i in await post_traces(client, [make_trace(n) for n in range(60)])]
-    expected = sorted(ids, key=lambda i: (seeded_position("5", rank_key_of(i)), rank_key_of(i)))
+    expected = sorted(
+        ids, key=lambda i: (reference_seed_position("5", rank_key_of(i)), rank_key_of(i))
+    )
     response = await build(client, selection_strategy="random", seed=5, limit=15)
     assert response.status_code == 201
     assert (await manifest(client, "ds-v1"))["trace_ids"] == [str(i) for i in expected[:15]]

@@ -44,3 +44,11 @@ async def test_batch_size_does_not_change_the_bytes(
     val_ids = [orjson.loads(line)["id"] for line in val.splitlines()]
     whole_ids = [orjson.loads(line)["id"] for line in whole.splitlines()]
     assert val_ids == [i for i in whole_ids if i in set(val_ids)]  # manifest order kept
+
+
+def test_a_batch_aggregated_out_of_order_is_put_back_in_position_order() -> None:
+    # SQLite 3.40 cannot order inside an aggregate; the decoder must not trust the row order.
+    batch = export._decode_batch([7, 3, 5], '["c", "a", "b"]', '[{"n": 7}, {"n": 3}, {"n": 5}]')
+    assert batch == export.Batch([3, 5, 7], ["a", "b", "c"], [{"n": 3}, {"n": 5}, {"n": 7}])
+    in_order = export._decode_batch([1, 2], '["x", "y"]', "[{}, {}]")
+    assert in_order == export.Batch([1, 2], ["x", "y"], [{}, {}])

@@ -18,6 +18,7 @@ from tunix_rt.formats import (
     UnknownFormatError,
     canonical_meta_json,
     encode_line,
+    encode_lines,
     reasoning_response,
     record_metadata,
     render,
@@ -321,3 +322,13 @@ def test_encode_error_is_typed() -> None:
     payload["prompt"] = "lone surrogate \ud800"
     with pytest.raises(RecordEncodeError):
         encode_line(render("training_example", TRACE_ID, payload))
+
+
+def test_encode_lines_is_encode_line_of_each_record_joined() -> None:
+    records = [render(fmt, TRACE_ID, sample_payload()) for fmt in FORMATS]
+    assert encode_lines(records) == b"".join(encode_line(record) for record in records)
+    assert encode_lines([]) == b""
+    bad = sample_payload()
+    bad["prompt"] = "lone surrogate \ud800"
+    with pytest.raises(RecordEncodeError, match="cannot encode export record"):
+        encode_lines([*records, render("training_example", TRACE_ID, bad)])

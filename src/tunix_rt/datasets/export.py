@@ -1,8 +1,8 @@
 """Streaming dataset exports: one record per line, manifest order, constant memory.
 
-Rows are read in keyset batches of positions straight from the database driver, and the next
-batch is already being read (by SQLite's worker thread, or by the PostgreSQL server) while the
-current one is rendered, so reading and rendering overlap on two cores. Memory holds at most
+Items are read in ranges of `BATCH_ROWS` positions straight from the database driver, and the
+next range is already being read (by SQLite's worker thread, or by the PostgreSQL server) while
+the current one is rendered, so reading and rendering overlap on two cores. Memory holds at most
 two batches of rows and one rendered chunk, whatever the dataset's size.
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import traces_table as T
-from tunix_rt.formats import Renderer, encode_line, renderer_for
+from tunix_rt.formats import Renderer, encode_lines, renderer_for
 
 #: Bumped whenever a renderer's output changes, so ETags of non-canonical exports change too.
 RENDERER_VERSION = "1"
@@ -82,7 +82,8 @@ async def export_lines(
     split: str | None = None,
     system: str | None = None,
 ) -> AsyncIterator[bytes]:
-    """The dataset's records in `fmt`, as chunks of whole JSON lines (`BATCH_ROWS` each)."""
+    """The dataset's records in `fmt`, as chunks of whole JSON lines (at most `BATCH_ROWS`
+    each)."""
     render = renderer_for(fmt)
     async for batch in item_batches(conn, key, split):
         yield render_chunk(batch, render, system)
@@ -90,15 +91,8 @@ async def export_lines(
 
 def render_chunk(batch: Batch, render: Renderer, system: str | None) -> bytes:
     """The JSON lines of one batch, joined."""
-    dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
     pairs = zip(batch.trace_ids, batch.payloads, strict=True)
-    try:
-        lines = [dumps(render(tid, payload, system), option=option) for tid, payload in pairs]
-    except TypeError:  # a value JSON cannot carry: let encode_line name it
-        for tid, payload in zip(batch.trace_ids, batch.payloads, strict=True):
-            encode_line(render(tid, payload, system))
-        raise
-    return b"".join(lines)
+    return encode_lines([render(trace_id, payload, system) for trace_id, payload in pairs])
 
 
 async def item_batches(

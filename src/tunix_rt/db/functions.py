@@ -56,14 +56,6 @@ def _integer(value: int) -> ColumnElement[int]:
     return literal_column(str(value), BigInteger)
 
 
-def seeded_position(seed: str, rank_key: int) -> int:
-    """`seeded_order` computed in Python (tests and tools check the databases against it)."""
-    a1, a2, b = seed_constants(seed)
-    high, low = rank_key >> HALF_BITS, rank_key & (2**HALF_BITS - 1)
-    position: int = ((a1 * high) % PRIME + (a2 * low) % PRIME + b) % PRIME
-    return position
-
-
 def _rank_key_of_hex(trace_id_hex: str) -> int:
     return rank_key_of(uuid.UUID(hex=trace_id_hex))
 

@@ -11,7 +11,7 @@ See docs/formats.md for every format, its fields and its readers.
 
 from __future__ import annotations
 
-from tunix_rt.formats.encode import encode_line
+from tunix_rt.formats.encode import encode_line, encode_lines
 from tunix_rt.formats.errors import (
     FormatError,
     RecordEncodeError,
@@ -35,6 +35,7 @@ __all__ = [
     "UnknownFormatError",
     "canonical_meta_json",
     "encode_line",
+    "encode_lines",
     "gemma_completion",
     "gemma_example",
     "gemma_prompt",
