@@ -238,6 +238,13 @@ def test_reasoning_response() -> None:
     assert reasoning_response(["a", "b\nc"], "4") == "Reasoning:\n1. a\n2. b\nc\nAnswer: 4"
 
 
+def test_reasoning_response_numbers_any_step_count() -> None:
+    steps = [f"s{n}" for n in range(1, 301)]
+    lines = reasoning_response(steps, "x").split("\n")
+    assert lines[0] == "Reasoning:" and lines[-1] == "Answer: x"
+    assert lines[1:-1] == [f"{n}. s{n}" for n in range(1, 301)]
+
+
 def test_training_text_is_trimmed_trace_is_raw() -> None:
     payload = sample_payload()
     payload["prompt"] = "  What is 17 * 3?\n"

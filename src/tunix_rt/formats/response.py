@@ -18,6 +18,9 @@ REASONING_HEADER = "Reasoning:"
 ANSWER_PREFIX = "Answer: "
 
 _step_index = itemgetter("i")
+# "\n1. ", "\n2. ", ...: the line openers of the numbered steps, made once (formatting each
+# number per step was a tenth of the whole `tunix_sft` render time).
+_STEP_OPENERS = tuple(f"\n{number}. " for number in range(1, 257))
 
 
 def sorted_steps(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -41,5 +44,10 @@ def reasoning_response(steps: Sequence[str], final_answer: str) -> str:
     """The response text for `steps` (already ordered) and `final_answer`, untrimmed."""
     if not steps:
         return ANSWER_PREFIX + final_answer
-    body = "\n".join([f"{number}. {text}" for number, text in enumerate(steps, 1)])
-    return f"{REASONING_HEADER}\n{body}\n{ANSWER_PREFIX}{final_answer}"
+    parts = [REASONING_HEADER]
+    for number, text in enumerate(steps, 1):
+        parts.append(_STEP_OPENERS[number - 1] if number <= len(_STEP_OPENERS) else f"\n{number}. ")
+        parts.append(text)
+    parts.append("\n" + ANSWER_PREFIX)
+    parts.append(final_answer)
+    return "".join(parts)
