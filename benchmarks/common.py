@@ -123,10 +123,14 @@ async def _recreate_postgres() -> None:
         await engine.dispose()
 
 
+#: The data directory of the CLIs and servers the benchmarks start.
+BENCH_DATA_DIR = Path(tempfile.gettempdir()) / "tunix_rt_bench_data"
+
+
 def cli_env(url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUNIX_RT_")}
     env["TUNIX_RT_DATABASE_URL"] = url
-    env["TUNIX_RT_DATA_DIR"] = str(Path(tempfile.gettempdir()) / "tunix_rt_bench_data")
+    env["TUNIX_RT_DATA_DIR"] = str(BENCH_DATA_DIR)
     return env
 
 

@@ -19,6 +19,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://...",
     )
     data_dir: Path = Field(default=Path("data"), description="Dataset manifests and exports.")
+    export_cache_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=0,
+        description="Finished exports kept under <data_dir> to serve again (0: keep none).",
+    )
     runs_dir: Path = Field(
         default=Path("runs"), description="Every training run writes only under <runs_dir>/<id>/."
     )

@@ -117,3 +117,26 @@ def test_cli_errors_are_one_line(database_url: str, tmp_path: Path) -> None:
         assert message in stderr, (args, stderr)
         assert "Traceback" not in stderr
     assert not (data / "datasets").exists()
+
+
+def test_cli_export_copies_the_cached_export(database_url: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(make_trace(n)) + b"\n" for n in range(30)))
+    assert tunix_rt(database_url, data, "traces", "import", str(source)).returncode == 0
+    built = tunix_rt(database_url, data, "datasets", "build", "cli", "v1", "--limit", "30")
+    assert built.returncode == 0, built.stderr
+    args = ("export", "cli-v1", "--format", "tunix_sft", "-o")
+    first = tunix_rt(database_url, data, *args, str(tmp_path / "a.jsonl"))
+    assert first.returncode == 0, first.stderr
+    assert "exported 30 records" in first.stderr.decode()
+    assert "export cache" not in first.stderr.decode()
+    second = tunix_rt(database_url, data, *args, str(tmp_path / "b.jsonl"))
+    assert "exported 30 records" in second.stderr.decode()
+    assert "copied from the export cache" in second.stderr.decode()
+    to_stdout = tunix_rt(database_url, data, *args, "-")
+    assert "copied from the export cache" in to_stdout.stderr.decode()
+    expected = (tmp_path / "a.jsonl").read_bytes()
+    assert expected.count(b"\n") == 30
+    assert (tmp_path / "b.jsonl").read_bytes() == expected
+    assert to_stdout.stdout == expected

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 
 import httpx
 import pytest
 
 from factories import make_trace
 from tunix_rt.formats import FORMATS, encode_line, render
+from tunix_rt.settings import Settings
 
 
 async def _dataset(client: httpx.AsyncClient, n: int = 12) -> dict[str, object]:
@@ -70,7 +72,9 @@ async def test_canonical_export_hash_and_etags(client: httpx.AsyncClient) -> Non
     assert cached.content == b""
 
 
-async def test_export_is_the_same_after_the_store_changes(client: httpx.AsyncClient) -> None:
+async def test_export_is_the_same_after_the_store_changes(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     await _dataset(client)
     before = {
         fmt: (await client.get("/api/datasets/exp-1/export.jsonl", params={"format": fmt})).content
@@ -81,6 +85,7 @@ async def test_export_is_the_same_after_the_store_changes(client: httpx.AsyncCli
         t["id"] for t in (await client.post("/api/traces/batch", json=more)).json()["traces"]
     ]
     assert (await client.delete(f"/api/traces/{new_ids[0]}")).status_code == 204
+    shutil.rmtree(settings.data_dir / "datasets" / "exp-1" / "exports")  # render them again
     for fmt in FORMATS:
         after = await client.get("/api/datasets/exp-1/export.jsonl", params={"format": fmt})
         assert after.content == before[fmt]

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, run_read
 from tunix_rt.datasets import service
-from tunix_rt.datasets.export import export_lines
+from tunix_rt.datasets.export_cache import ExportCache, copy_entry
 from tunix_rt.datasets.schema import DatasetBuildRequest
 from tunix_rt.errors import TunixRTError
 from tunix_rt.formats import ExportFormat
@@ -169,24 +169,32 @@ def export(
 ) -> None:
     """Export a dataset in a training format, in manifest order (the same bytes every time)."""
 
-    async def main(engine: AsyncEngine) -> int:
-        await service.check_export(engine, key, format, split, system)
+    async def main(engine: AsyncEngine) -> tuple[int, bool]:
+        etag = await service.check_export(engine, key, format, split, system)
         async with engine.connect() as conn:
             total = (await service.manifest_counts(conn, key)).get(split or "", 0)
+        cache = ExportCache.from_settings(get_settings())
+        stream = service.open_export(engine, cache, key, format, split, system, etag)
+        with atomic_output(output) as out, progress_bar(err, None) as progress:
+            if stream.cached is not None:  # a kernel copy of the cached export
+                with stream.cached as entry:
+                    task = progress.add_task(f"copying {format}", total=stream.cached_size)
+                    copy_entry(entry, out, lambda n: progress.advance(task, n))
+                return total, True
+            task = progress.add_task(f"exporting {format}", total=total)
             written = 0
-            with atomic_output(output) as out, progress_bar(err, None) as progress:
-                task = progress.add_task(f"exporting {format}", total=total)
-                async for chunk in export_lines(conn, key, format, split=split, system=system):
-                    out.write(chunk)
-                    written += chunk.count(b"\n")
-                    progress.update(task, completed=written)
-        return written
+            async for chunk in stream.chunks:
+                out.write(chunk)
+                written += chunk.count(b"\n")
+                progress.update(task, completed=written)
+        return written, False
 
     started = time.perf_counter()
-    written = run(main)
+    written, cached = run(main)
     seconds = time.perf_counter() - started
     err.print(
-        f"exported {written:,} records in {seconds:.2f} s ({written / max(seconds, 1e-9):,.0f}/s)",
+        f"exported {written:,} records in {seconds:.2f} s ({written / max(seconds, 1e-9):,.0f}/s)"
+        + (", copied from the export cache" if cached else ""),
         highlight=False,
     )
 

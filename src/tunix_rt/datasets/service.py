@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from pathlib import Path
+from typing import IO, NamedTuple
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.datasets.builder import build_dataset, manifest_path
-from tunix_rt.datasets.export import export_etag
+from tunix_rt.datasets.export import export_etag, export_lines
+from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.schema import (
     DatasetBuildRequest,
     DatasetBuilt,
@@ -44,6 +51,7 @@ async def delete(engine: AsyncEngine, data_dir: Path, key: str) -> None:
         await conn.execute(sql_delete(I).where(I.c.dataset_key == key))
     path = manifest_path(data_dir, key)
     path.unlink(missing_ok=True)
+    shutil.rmtree(path.parent / "exports", ignore_errors=True)  # its cached exports
     if path.parent.exists() and not any(path.parent.iterdir()):
         path.parent.rmdir()
 
@@ -63,7 +71,67 @@ async def check_export(
                     f"dataset {key} has no split {split!r} (splits: {', '.join(known) or 'none'})",
                     loc=("query", "split"),
                 )
-    return export_etag(record["export_sha256"], fmt, split, system)
+    return export_etag(record["export_sha256"], str(record["build_id"]), fmt, split, system)
+
+
+#: Bytes per read of a cached export.
+CACHED_CHUNK_BYTES = 1 << 20
+
+
+class ExportStream(NamedTuple):
+    """An export's bytes as they arrive (`chunks`), and the export cache's entry, open, when
+    it holds them (copy it with `export_cache.copy_entry` rather than reading `chunks`)."""
+
+    chunks: AsyncGenerator[bytes, None]
+    cached: IO[bytes] | None
+
+    @property
+    def cached_size(self) -> int | None:
+        return None if self.cached is None else os.fstat(self.cached.fileno()).st_size
+
+
+def open_export(
+    engine: AsyncEngine,
+    cache: ExportCache,
+    key: str,
+    fmt: str,
+    split: str | None,
+    system: str | None,
+    etag: str,
+) -> ExportStream:
+    """The bytes of an export already checked by `check_export` (which gave `etag`): the
+    export cache's entry when it holds one, else rendered from the database while the entry
+    is written."""
+    handle = cache.open(key, etag)
+    if handle is not None:
+        return ExportStream(_cached_chunks(handle), handle)
+    return ExportStream(_rendered_chunks(engine, cache, key, fmt, split, system, etag), None)
+
+
+async def _cached_chunks(handle: IO[bytes]) -> AsyncGenerator[bytes, None]:
+    with handle:
+        while chunk := await asyncio.to_thread(handle.read, CACHED_CHUNK_BYTES):
+            yield chunk
+
+
+async def _rendered_chunks(
+    engine: AsyncEngine,
+    cache: ExportCache,
+    key: str,
+    fmt: str,
+    split: str | None,
+    system: str | None,
+    etag: str,
+) -> AsyncGenerator[bytes, None]:
+    with cache.writer(key, etag) as entry:
+        async with (
+            engine.connect() as conn,
+            aclosing(export_lines(conn, key, fmt, split=split, system=system)) as chunks,
+        ):
+            async for chunk in chunks:
+                if entry is not None:
+                    entry.write(chunk)
+                yield chunk
 
 
 async def manifest_counts(conn: AsyncConnection, key: str) -> dict[str, int]:

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.datasets.export import export_lines
-from tunix_rt.datasets.service import manifest_counts
+from tunix_rt.datasets.export_cache import ExportCache, copy_entry
+from tunix_rt.datasets.service import check_export, manifest_counts, open_export
 from tunix_rt.db.engine import create_engine
 from tunix_rt.runs import store
 from tunix_rt.runs.paths import DATASET_FILE, EVAL_FILE, MANIFEST_FILE, output_dir, run_dir
@@ -40,19 +40,25 @@ def print_line(message: str) -> None:
 
 
 async def export_for_training(
-    engine: AsyncEngine, key: str, folder: Path
+    engine: AsyncEngine, cache: ExportCache, key: str, folder: Path
 ) -> tuple[Path, Path | None]:
     """The dataset as `tunix_sft` JSONL: its `train`/`val` splits when it has both, else all."""
     async with engine.connect() as conn:
         counts = await manifest_counts(conn, key)
-        split_names = ("train", "val") if counts.get("train") and counts.get("val") else (None,)
-        paths: list[Path] = []
-        for split in split_names:
-            path = folder / (EVAL_FILE if split == "val" else DATASET_FILE)
-            with path.open("wb") as out:
-                async for chunk in export_lines(conn, key, "tunix_sft", split=split):
+    split_names = ("train", "val") if counts.get("train") and counts.get("val") else (None,)
+    paths: list[Path] = []
+    for split in split_names:
+        etag = await check_export(engine, key, "tunix_sft", split, None)
+        stream = open_export(engine, cache, key, "tunix_sft", split, None, etag)
+        path = folder / (EVAL_FILE if split == "val" else DATASET_FILE)
+        with path.open("wb") as out:
+            if stream.cached is not None:
+                with stream.cached as entry:
+                    copy_entry(entry, out, lambda _: None)
+            else:
+                async for chunk in stream.chunks:
                     out.write(chunk)
-            paths.append(path)
+        paths.append(path)
     return paths[0], paths[1] if len(paths) > 1 else None
 
 
@@ -77,7 +83,9 @@ async def execute_run(
         folder.mkdir(parents=True, exist_ok=True)
         (folder / MANIFEST_FILE).write_text(manifest.to_yaml())
         log(f"run {run_id}: exporting dataset {manifest.dataset.key}")
-        train_file, eval_file = await export_for_training(engine, manifest.dataset.key, folder)
+        train_file, eval_file = await export_for_training(
+            engine, ExportCache.from_settings(settings), manifest.dataset.key, folder
+        )
         out = output_dir(settings.runs_dir, run_id, manifest.output.output_dir)
         log(f"run {run_id}: training into {out}")
 

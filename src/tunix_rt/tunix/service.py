@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -51,22 +52,26 @@ async def sft_export(
     return lines()
 
 
-async def _dataset_stream(engine: AsyncEngine, key: str) -> AsyncIterator[bytes]:
-    async with engine.connect() as conn:
-        async for chunk in export_lines(conn, key, "tunix_sft"):
+async def _dataset_stream(engine: AsyncEngine, key: str) -> AsyncGenerator[bytes, None]:
+    async with (
+        engine.connect() as conn,
+        aclosing(export_lines(conn, key, "tunix_sft")) as chunks,
+    ):
+        async for chunk in chunks:
             yield chunk
 
 
-async def _limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    """The first `limit` lines of a stream of whole-line chunks."""
+async def _limited(chunks: AsyncGenerator[bytes, None], limit: int) -> AsyncIterator[bytes]:
+    """The first `limit` lines of a stream of whole-line chunks (closed once they are read)."""
     left = limit
-    async for chunk in chunks:
-        lines = chunk.splitlines(keepends=True)
-        if len(lines) >= left:
-            yield b"".join(lines[:left])
-            return
-        left -= len(lines)
-        yield chunk
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            lines = chunk.splitlines(keepends=True)
+            if len(lines) >= left:
+                yield b"".join(lines[:left])
+                return
+            left -= len(lines)
+            yield chunk
 
 
 async def sft_manifest(conn: AsyncConnection, request: ManifestRequest) -> RunManifest:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
 from tunix_rt.datasets import service
-from tunix_rt.datasets.export import export_lines
+from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.schema import (
     KEY_PATTERN,
     DatasetBuildRequest,
@@ -87,25 +85,22 @@ async def delete_dataset(
 async def export_dataset(
     dataset_key: DatasetKeyPath,
     engine: Engine,
+    settings: AppSettings,
     format: ExportFormat = ExportFormat.TRACE,
     split: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None,
     system: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
     if_none_match: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
-    """Stream the dataset as NDJSON in manifest order; the ETag identifies the exact bytes."""
+    """Stream the dataset as NDJSON in manifest order; the ETag identifies the exact bytes.
+
+    A finished export is kept (see `export_cache_bytes`) and sent again, with its length, by
+    later requests for the same bytes."""
     etag = await service.check_export(engine, dataset_key, format, split, system)
     if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-    return StreamingResponse(
-        _stream(engine, dataset_key, format, split, system),
-        media_type=NDJSON,
-        headers={"ETag": etag},
-    )
-
-
-async def _stream(
-    engine: AsyncEngine, key: str, fmt: str, split: str | None, system: str | None
-) -> AsyncIterator[bytes]:
-    async with engine.connect() as conn:
-        async for chunk in export_lines(conn, key, fmt, split=split, system=system):
-            yield chunk
+    cache = ExportCache.from_settings(settings)
+    stream = service.open_export(engine, cache, dataset_key, format, split, system, etag)
+    headers = {"ETag": etag}
+    if stream.cached_size is not None:
+        headers["Content-Length"] = str(stream.cached_size)
+    return StreamingResponse(stream.chunks, media_type=NDJSON, headers=headers)
