@@ -239,6 +239,9 @@ async def test_a_held_trace_cannot_be_deleted_until_its_dataset_is(
     ids = await post_traces(client, [make_trace(1), make_trace(2)])
     built = (await build(client, limit=1)).json()
     held = ids[1]
+    # A build that fails inside its transaction leaves the foreign key checks on.
+    failed = await build(client, dataset_version="v2", filters={"source": "nowhere"})
+    assert failed.status_code == 422
     refused = await client.delete(f"/api/traces/{held}")
     assert refused.status_code == 409
     assert refused.json()["detail"] == (

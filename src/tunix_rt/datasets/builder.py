@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -21,6 +22,7 @@ from tunix_rt.datasets.schema import (
     DatasetStats,
 )
 from tunix_rt.datasets.select import assign_splits, selection_query, split_sizes
+from tunix_rt.db.engine import sqlite_foreign_keys_off
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
 from tunix_rt.db.models import traces_table as T
@@ -67,7 +69,11 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
     key = request.key
     build_id = uuid.uuid4()
     created_at = utc_now()
-    async with engine.begin() as conn:
+    async with (
+        engine.connect() as conn,
+        sqlite_foreign_keys_off(conn),  # items reference traces selected under the write lock
+        conn.begin(),
+    ):
         if (await conn.execute(select(D.c.key).where(D.c.key == key))).first() is not None:
             raise ConflictError(f"dataset {key} already exists; datasets are immutable")
         try:
@@ -113,7 +119,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
             limit=request.limit,
             dedupe=request.dedupe,
             splits=request.splits,
-            trace_ids=[uuid.UUID(trace_id) for trace_id in trace_ids],
+            trace_ids=[],  # added below as the canonical strings they already are
             trace_count=count,
             stats=stats,
             session_id=request.session_id,
@@ -127,7 +133,9 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
             .where(D.c.key == key)
             .values(trace_count=count, export_sha256=manifest.export_sha256, manifest=stored)
         )
-        _write_atomically(path, manifest.model_dump_json(indent=2).encode() + b"\n")
+        document = manifest.model_dump(mode="json")
+        document["trace_ids"] = trace_ids
+        _write_atomically(path, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return DatasetBuilt(
         dataset_key=key, build_id=build_id, trace_count=count, manifest_path=str(path)
     )
