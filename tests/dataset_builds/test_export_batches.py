@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import orjson
@@ -52,3 +53,16 @@ def test_a_batch_aggregated_out_of_order_is_put_back_in_position_order() -> None
     assert batch == export.Batch([3, 5, 7], ["a", "b", "c"], [{"n": 3}, {"n": 5}, {"n": 7}])
     in_order = export._decode_batch([1, 2], '["x", "y"]', "[{}, {}]")
     assert in_order == export.Batch([1, 2], ["x", "y"], [{}, {}])
+
+
+async def test_a_dataset_of_one_trace_exports_it(engine: AsyncEngine, tmp_path: Path) -> None:
+    line = orjson.dumps(make_trace(1)) + b"\n"
+    assert (await import_lines(engine, [line])).committed
+    request = DatasetBuildRequest(dataset_name="b", dataset_version="1", limit=5)
+    built = await build_dataset(engine, tmp_path, request)
+    assert built.trace_count == 1
+    exported = await _export(engine, None)
+    assert exported.count(b"\n") == 1
+    manifest = orjson.loads(Path(built.manifest_path).read_bytes())  # noqa: ASYNC240
+    assert manifest["export_sha256"] == hashlib.sha256(exported).hexdigest()
+    assert manifest["trace_ids"] == [orjson.loads(exported)["id"]]

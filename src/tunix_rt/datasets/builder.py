@@ -7,14 +7,13 @@ import os
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
 
 import orjson
 from sqlalchemy import func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tunix_rt.datasets.export import canonical_digest
+from tunix_rt.datasets.export import Batch, canonical_digest
 from tunix_rt.datasets.schema import (
     DatasetBuildRequest,
     DatasetBuilt,
@@ -25,9 +24,8 @@ from tunix_rt.datasets.select import assign_splits, selection_query, split_sizes
 from tunix_rt.db.engine import sqlite_foreign_keys_off
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
-from tunix_rt.db.models import traces_table as T
 from tunix_rt.errors import ConflictError, InvalidInputError
-from tunix_rt.traces.store import utc_now
+from tunix_rt.traces.store import char_count, utc_now
 
 #: Rough size of the Gemma chat markup and the `Reasoning:`/`Answer:` scaffolding, in characters,
 #: and characters per token for SentencePiece on English text; see `DatasetStats`.
@@ -105,8 +103,9 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
         if request.splits is not None:
             assert request.seed is not None
             await conn.execute(assign_splits(key, request.seed, split_sizes(count, request.splits)))
-        stats = await dataset_stats(conn, key)
-        export_sha256, trace_ids = await canonical_digest(conn, key)
+        sizes = SizeStats()
+        export_sha256, trace_ids = await canonical_digest(conn, key, sizes.add)
+        stats = sizes.stats(await split_counts(conn, key))
         manifest = DatasetManifest(
             dataset_key=key,
             build_id=build_id,
@@ -141,47 +140,63 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
     )
 
 
-async def dataset_stats(conn: AsyncConnection, key: str) -> DatasetStats:
-    """Counts, step and size statistics of a dataset, computed in SQL."""
-    tokens = (
-        T.c.char_count + TEMPLATE_CHARS + STEP_PREFIX_CHARS * T.c.step_count
-    ) / CHARS_PER_TOKEN
-    row = (
-        await conn.execute(
-            select(
-                func.count(),
-                func.min(T.c.step_count),
-                func.avg(T.c.step_count),
-                func.max(T.c.step_count),
-                func.avg(T.c.char_count),
-                func.max(T.c.char_count),
-                func.avg(tokens),
-                func.max(tokens),
-            )
-            .select_from(I.join(T, T.c.seq == I.c.trace_seq))
-            .where(I.c.dataset_key == key)
+class SizeStats:
+    """Step and character statistics of a dataset, gathered from its batches as the build reads
+    them for the digest (one pass over the traces instead of two)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.steps_min: int | None = None
+        self.steps_max = 0
+        self.steps_sum = 0
+        self.chars_max = 0
+        self.chars_sum = 0
+        self.size_max = 0  # chars + STEP_PREFIX_CHARS * steps: the largest training example
+
+    def add(self, batch: Batch) -> None:
+        steps = [payload.get("steps") or () for payload in batch.payloads]
+        counts = [len(trace_steps) for trace_steps in steps]
+        chars = [
+            char_count(payload["prompt"], payload["final_answer"], [s["content"] for s in st])
+            for payload, st in zip(batch.payloads, steps, strict=True)
+        ]
+        self.count += len(counts)
+        low = min(counts)
+        self.steps_min = low if self.steps_min is None else min(self.steps_min, low)
+        self.steps_max = max(self.steps_max, *counts)
+        self.steps_sum += sum(counts)
+        self.chars_max = max(self.chars_max, *chars)
+        self.chars_sum += sum(chars)
+        sizes = (c + STEP_PREFIX_CHARS * n for c, n in zip(chars, counts, strict=True))
+        self.size_max = max(self.size_max, *sizes)
+
+    def stats(self, split_counts: dict[str, int]) -> DatasetStats:
+        """The statistics (of at least one trace)."""
+        n = self.count
+        assert n > 0 and self.steps_min is not None
+        tokens_sum = self.chars_sum + TEMPLATE_CHARS * n + STEP_PREFIX_CHARS * self.steps_sum
+        return DatasetStats(
+            trace_count=n,
+            min_steps=self.steps_min,
+            avg_steps=round(self.steps_sum / n, 3),
+            max_steps=self.steps_max,
+            avg_chars=round(self.chars_sum / n, 1),
+            max_chars=self.chars_max,
+            est_tokens_avg=round(tokens_sum / (CHARS_PER_TOKEN * n), 1),
+            est_tokens_max=math.ceil((self.size_max + TEMPLATE_CHARS) / CHARS_PER_TOKEN),
+            split_counts=split_counts,
         )
-    ).one()
-    splits = (
-        await conn.execute(
-            select(I.c.split, func.count())
-            .where(I.c.dataset_key == key, I.c.split.is_not(None))
-            .group_by(I.c.split)
-            .order_by(I.c.split)
-        )
-    ).all()
-    values: list[Any] = list(row)
-    return DatasetStats(
-        trace_count=values[0],
-        min_steps=values[1],
-        avg_steps=round(float(values[2]), 3),
-        max_steps=values[3],
-        avg_chars=round(float(values[4]), 1),
-        max_chars=values[5],
-        est_tokens_avg=round(float(values[6]), 1),
-        est_tokens_max=math.ceil(float(values[7])),
-        split_counts={name: n for name, n in splits},
+
+
+async def split_counts(conn: AsyncConnection, key: str) -> dict[str, int]:
+    """Items per split of a dataset (empty without splits)."""
+    rows = await conn.execute(
+        select(I.c.split, func.count())
+        .where(I.c.dataset_key == key, I.c.split.is_not(None))
+        .group_by(I.c.split)
+        .order_by(I.c.split)
     )
+    return {name: n for name, n in rows.all()}
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing, contextmanager
 from itertools import pairwise
 from operator import itemgetter
@@ -128,7 +128,8 @@ async def item_batches(
     driver = raw.driver_connection
     assert driver is not None
     last = select(func.max(I.c.position)).where(I.c.dataset_key == key)
-    end = ((await conn.execute(last)).scalar() or -1) + 1
+    last_position = (await conn.execute(last)).scalar()
+    end = 0 if last_position is None else last_position + 1
     only = (split,) if split is not None else ()
     if conn.dialect.name == "sqlite":
         sql = _SQLITE_BATCH.format(split="AND i.split = ? " if split is not None else "")
@@ -191,9 +192,12 @@ async def record_at(
     return None if row is None else renderer_for(fmt)(str(row.id), row.payload, None)
 
 
-async def canonical_digest(conn: AsyncConnection, key: str) -> tuple[str, list[str]]:
+async def canonical_digest(
+    conn: AsyncConnection, key: str, each_batch: Callable[[Batch], None] | None = None
+) -> tuple[str, list[str]]:
     """sha256 of the canonical export (format `trace`, every split, no system instruction) and
-    the dataset's trace ids in manifest order, read in one pass."""
+    the dataset's trace ids in manifest order, read in one pass that also shows every batch to
+    `each_batch`."""
     digest = hashlib.sha256()
     trace_ids: list[str] = []
     render = renderer_for("trace")
@@ -201,6 +205,8 @@ async def canonical_digest(conn: AsyncConnection, key: str) -> tuple[str, list[s
         async for batch in batches:
             digest.update(render_chunk(batch, render, None))
             trace_ids += batch.trace_ids
+            if each_batch is not None:
+                each_batch(batch)
     return digest.hexdigest(), trace_ids
 
 

@@ -42,15 +42,20 @@ def trace_row(
         "prompt": trace.prompt,
         "final_answer": trace.final_answer,
         "step_count": len(trace.steps),
-        "char_count": len(trace.prompt)
-        + len(trace.final_answer)
-        + sum(len(step.content) for step in trace.steps),
+        "char_count": char_count(
+            trace.prompt, trace.final_answer, [s.content for s in trace.steps]
+        ),
         "payload_json": trace.model_dump_json(include=PAYLOAD_FIELDS),
         "rank_key": rank_key_of(trace_id),
     }
 
 
 PAYLOAD_FIELDS: set[str] = set(ReasoningTrace.model_fields)
+
+
+def char_count(prompt: str, final_answer: str, step_contents: Sequence[str]) -> int:
+    """A trace's size in characters, as stored in `traces.char_count`: prompt, steps, answer."""
+    return len(prompt) + len(final_answer) + sum(map(len, step_contents))
 
 
 def utc_now() -> datetime:
