@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import orjson
@@ -47,8 +48,12 @@ async def _build(client: httpx.AsyncClient, seed: int = 3, traces: int = 12) -> 
     assert response.status_code == 201, response.text
 
 
+def _exports(settings: Settings) -> Path:
+    return settings.data_dir / "datasets" / "c-1" / "exports"
+
+
 def _entries(settings: Settings) -> dict[str, bytes]:
-    folder = settings.data_dir / "datasets" / "c-1" / "exports"
+    folder = _exports(settings)
     return {path.name: path.read_bytes() for path in folder.iterdir()} if folder.exists() else {}
 
 
@@ -70,7 +75,7 @@ async def test_a_finished_export_is_kept_and_served_again(
         assert again.headers["content-type"] == "application/x-ndjson"
 
         # The second response really is the entry: what the entry holds is what is sent.
-        entry = settings.data_dir / "datasets" / "c-1" / "exports" / (etag.strip('"') + ".jsonl")
+        entry = _exports(settings) / (etag.strip('"') + ".jsonl")
         entry.write_bytes(b'{"from":"the cache"}\n')
         assert (await client.get(EXPORT, params={"format": "tunix_sft"})).content == (
             b'{"from":"the cache"}\n'
@@ -107,7 +112,7 @@ async def test_an_export_stopped_early_leaves_no_entry(
     assert (await anext(chunks)).count(b"\n") == 2
     await chunks.aclose()
     assert engine.pool.checkedout() == 0  # the connection is back, idle (the read in flight done)
-    folder = settings.data_dir / "datasets" / "c-1" / "exports"
+    folder = _exports(settings)
     assert list(folder.iterdir()) == []  # neither an entry nor its temporary file
     whole = b"".join(
         [
@@ -130,7 +135,7 @@ async def test_least_recently_used_entries_go_first_and_oversized_ones_are_not_k
             fmt: len((await client.get(EXPORT, params={"format": fmt})).content)
             for fmt in ("alpaca", "sharegpt", "tunix_sft")
         }
-    for path in (settings.data_dir / "datasets" / "c-1" / "exports").iterdir():
+    for path in _exports(settings).iterdir():
         path.unlink()
     budget = sizes["alpaca"] + sizes["sharegpt"] + 10
     assert sizes["tunix_sft"] > budget  # larger than the whole cache
@@ -155,7 +160,7 @@ async def test_temporary_files_of_dead_exports_are_removed(
 ) -> None:
     async with _client(engine, settings) as client:
         await _build(client)
-        folder = settings.data_dir / "datasets" / "c-1" / "exports"
+        folder = _exports(settings)
         folder.mkdir(parents=True)
         dead, live = folder / ".dead.jsonl.x.tmp", folder / ".live.jsonl.y.tmp"
         dead.write_bytes(b"{}\n")
@@ -201,7 +206,7 @@ async def test_a_disk_that_refuses_the_entry_does_not_fail_the_export(
 ) -> None:
     async with _client(engine, settings) as client:
         await _build(client)
-        folder = settings.data_dir / "datasets" / "c-1" / "exports"
+        folder = _exports(settings)
         folder.parent.mkdir(parents=True, exist_ok=True)
         folder.write_bytes(b"")  # a file where the folder should be: mkdir fails
         response = await client.get(EXPORT, params={"format": "stepwise"})

@@ -128,12 +128,13 @@ class ExportCache:
             kept = not writer.abandoned
             if kept:
                 os.replace(tmp, path)
-                _touch(path)
         except OSError:  # the last flush failed, or the folder went away (dataset deleted)
             kept = False
         if not kept:
             tmp.unlink(missing_ok=True)
             return
+        with suppress(OSError):
+            _touch(path)
         self.evict(keep=path)
 
     def entries(self) -> list[Path]:

@@ -105,33 +105,25 @@ def open_export(
     handle = cache.open(key, etag)
     if handle is not None:
         return ExportStream(_cached_chunks(handle), handle)
-    return ExportStream(_rendered_chunks(engine, cache, key, fmt, split, system, etag), None)
+
+    async def rendered() -> AsyncGenerator[bytes, None]:
+        with cache.writer(key, etag) as entry:
+            async with (
+                engine.connect() as conn,
+                aclosing(export_lines(conn, key, fmt, split=split, system=system)) as chunks,
+            ):
+                async for chunk in chunks:
+                    if entry is not None:
+                        entry.write(chunk)
+                    yield chunk
+
+    return ExportStream(rendered(), None)
 
 
 async def _cached_chunks(handle: IO[bytes]) -> AsyncGenerator[bytes, None]:
     with handle:
         while chunk := await asyncio.to_thread(handle.read, CACHED_CHUNK_BYTES):
             yield chunk
-
-
-async def _rendered_chunks(
-    engine: AsyncEngine,
-    cache: ExportCache,
-    key: str,
-    fmt: str,
-    split: str | None,
-    system: str | None,
-    etag: str,
-) -> AsyncGenerator[bytes, None]:
-    with cache.writer(key, etag) as entry:
-        async with (
-            engine.connect() as conn,
-            aclosing(export_lines(conn, key, fmt, split=split, system=system)) as chunks,
-        ):
-            async for chunk in chunks:
-                if entry is not None:
-                    entry.write(chunk)
-                yield chunk
 
 
 async def manifest_counts(conn: AsyncConnection, key: str) -> dict[str, int]:
