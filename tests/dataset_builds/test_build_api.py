@@ -150,6 +150,9 @@ async def test_existing_key_is_409_and_empty_selection_is_422(client: httpx.Asyn
     assert empty.status_code == 422
     assert empty.json()["detail"][0]["msg"] == "no trace matches the filters"
     assert (await client.get("/api/datasets/ds-v2")).status_code == 404
+    # The failed build left nothing behind (no dataset row, no selection table on PostgreSQL).
+    retried = await build(client, dataset_version="v2", selection_strategy="random", seed=1)
+    assert retried.status_code == 201, retried.text
 
 
 async def test_meta_created_prompt_and_score_filters(client: httpx.AsyncClient) -> None:

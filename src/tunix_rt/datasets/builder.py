@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import orjson
-from sqlalchemy import func, insert, literal, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -20,7 +20,7 @@ from tunix_rt.datasets.schema import (
     DatasetManifest,
     DatasetStats,
 )
-from tunix_rt.datasets.select import assign_splits, selection_query, split_sizes
+from tunix_rt.datasets.select import assign_splits, insert_selection, split_sizes
 from tunix_rt.db.engine import sqlite_foreign_keys_off
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
@@ -89,13 +89,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
             )
         except IntegrityError as exc:  # built concurrently by another request
             raise ConflictError(f"dataset {key} already exists; datasets are immutable") from exc
-        chosen = selection_query(request, conn.dialect.name).subquery("selection")
-        await conn.execute(
-            insert(I).from_select(
-                ["dataset_key", "position", "trace_seq"],
-                select(literal(key), chosen.c.position, chosen.c.seq),
-            )
-        )
+        await insert_selection(conn, key, request)
         counted = select(func.count()).select_from(I).where(I.c.dataset_key == key)
         count = int((await conn.execute(counted)).scalar_one())
         if count == 0:

@@ -8,17 +8,24 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    Executable,
     Select,
     and_,
     case,
     cast,
+    column,
     func,
+    insert,
     literal,
     or_,
     select,
+    table,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement
 
 from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters, MetaValue
 from tunix_rt.db.functions import seeded_order
@@ -114,6 +121,56 @@ def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
         final_order = (limited.c.created_at.desc(), limited.c.seq.desc())
     position = func.row_number().over(order_by=final_order) - 1
     return select(limited.c.seq, position.label("position"))
+
+
+async def insert_selection(conn: AsyncConnection, key: str, request: DatasetBuildRequest) -> None:
+    """Store the selected traces as the items of dataset `key`, in the caller's transaction.
+
+    PostgreSQL never runs the SELECT of an `INSERT ... SELECT` in parallel, and checks each new
+    item's foreign key by locking its trace row: inserted in selection order, that is a random
+    walk over the traces table. There the selection goes to a temporary table first (a
+    `CREATE TABLE AS` does get parallel workers), and the items are inserted from it in trace
+    order; this halves the build on a million traces. SQLite inserts straight from the SELECT.
+    """
+    dialect = conn.dialect.name
+    chosen = selection_query(request, dialect)
+    columns = ["dataset_key", "position", "trace_seq"]
+    if dialect != "postgresql":
+        selected = chosen.subquery("selection")
+        await conn.execute(
+            insert(I).from_select(
+                columns, select(literal(key), selected.c.position, selected.c.seq)
+            )
+        )
+        return
+    await conn.execute(_CreateTemporaryTableAs(_SELECTION_TABLE.name, chosen))
+    stored = _SELECTION_TABLE
+    await conn.execute(
+        insert(I).from_select(
+            columns, select(literal(key), stored.c.position, stored.c.seq).order_by(stored.c.seq)
+        )
+    )
+
+
+_SELECTION_TABLE = table("dataset_build_selection", column("seq"), column("position"))
+
+
+class _CreateTemporaryTableAs(Executable, ClauseElement):
+    """`CREATE TEMPORARY TABLE name ON COMMIT DROP AS query` (PostgreSQL)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, query: Select[Any]) -> None:
+        self.name = name
+        self.query = query
+
+
+@compiles(_CreateTemporaryTableAs)
+def _compile_create_temporary_table_as(
+    element: _CreateTemporaryTableAs, compiler: Any, **kw: Any
+) -> str:
+    query = compiler.process(element.query, **kw)
+    return f"CREATE TEMPORARY TABLE {element.name} ON COMMIT DROP AS {query}"
 
 
 def split_sizes(total: int, fractions: dict[str, float]) -> list[tuple[str, int]]:
