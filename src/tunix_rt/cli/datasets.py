@@ -170,9 +170,7 @@ def export(
     """Export a dataset in a training format, in manifest order (the same bytes every time)."""
 
     async def main(engine: AsyncEngine) -> tuple[int, bool]:
-        etag = await service.check_export(engine, key, format, split, system)
-        async with engine.connect() as conn:
-            total = (await service.manifest_counts(conn, key)).get(split or "", 0)
+        etag, total = await service.check_export(engine, key, format, split, system)
         cache = ExportCache.from_settings(get_settings())
         stream = service.open_export(engine, cache, key, format, split, system, etag)
         with atomic_output(output) as out, progress_bar(err, None) as progress:

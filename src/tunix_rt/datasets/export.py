@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import traces_table as T
@@ -92,6 +92,24 @@ async def export_lines(
     async with aclosing(item_batches(conn, key, split)) as batches:
         async for batch in batches:
             yield render_chunk(batch, render, system)
+
+
+async def stream_export(
+    engine: AsyncEngine,
+    key: str,
+    fmt: str,
+    *,
+    split: str | None = None,
+    system: str | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """`export_lines` on a connection of its own, held while the stream runs and given back
+    idle when it ends or is closed early."""
+    async with (
+        engine.connect() as conn,
+        aclosing(export_lines(conn, key, fmt, split=split, system=system)) as chunks,
+    ):
+        async for chunk in chunks:
+            yield chunk
 
 
 def render_chunk(batch: Batch, render: Renderer, system: str | None) -> bytes:

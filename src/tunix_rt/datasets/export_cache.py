@@ -19,10 +19,11 @@ A built dataset never changes, and an export's ETag names its exact bytes (see
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
@@ -35,6 +36,8 @@ SUFFIX = ".jsonl"
 STALE_TEMPORARY_SECONDS = 3600
 #: Bytes per kernel copy of an entry (between two progress reports).
 COPY_BYTES = 64 * 1024 * 1024
+#: Bytes per read of an entry streamed in chunks.
+READ_BYTES = 1024 * 1024
 _ETAG_CHARACTERS = frozenset("0123456789abcdef")
 
 
@@ -102,9 +105,9 @@ class ExportCache:
         """A writer for export `etag` (None when the cache is off or the disk refuses): its
         bytes become the entry when the block ends normally, and are dropped when it raises or
         the writer was abandoned."""
-        path = self.entry_path(key, etag)
+        path: Path | None = self.entry_path(key, etag) if self.enabled else None
         handle: IO[bytes] | None = None
-        if self.enabled:
+        if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below)
@@ -112,7 +115,7 @@ class ExportCache:
                 )
             except OSError:
                 handle = None
-        if handle is None:
+        if path is None or handle is None:
             yield None
             return
         tmp = Path(handle.name)
@@ -182,8 +185,15 @@ def copy_entry(entry: IO[bytes], out: IO[bytes], on_copied: Callable[[int], None
             on_copied(sent)
     except OSError:  # no sendfile to this kind of file: copy through user space
         entry.seek(offset)
-        while chunk := entry.read(1024 * 1024):
+        while chunk := entry.read(READ_BYTES):
             out.write(chunk)
             on_copied(len(chunk))
         return
     entry.seek(offset)
+
+
+async def entry_chunks(entry: IO[bytes]) -> AsyncGenerator[bytes, None]:
+    """An open entry's bytes, read off the event loop; the entry is closed at the end."""
+    with entry:
+        while chunk := await asyncio.to_thread(entry.read, READ_BYTES):
+            yield chunk

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.datasets.builder import build_dataset, manifest_path
-from tunix_rt.datasets.export import export_etag, export_lines
-from tunix_rt.datasets.export_cache import ExportCache
+from tunix_rt.datasets.export import export_etag, stream_export
+from tunix_rt.datasets.export_cache import ExportCache, entry_chunks
 from tunix_rt.datasets.schema import (
     DatasetBuildRequest,
     DatasetBuilt,
@@ -56,31 +54,35 @@ async def delete(engine: AsyncEngine, data_dir: Path, key: str) -> None:
         path.parent.rmdir()
 
 
+class ExportCheck(NamedTuple):
+    """A valid export request: its ETag and how many records it holds."""
+
+    etag: str
+    records: int
+
+
 async def check_export(
     engine: AsyncEngine, key: str, fmt: str, split: str | None, system: str | None
-) -> str:
-    """Validate an export request before streaming starts; returns its ETag."""
+) -> ExportCheck:
+    """Validate an export request before streaming starts (one read of the dataset's row)."""
     renderer_for(fmt)  # unknown format -> UnknownFormatError (422)
     async with engine.connect() as conn:
         record = await dataset_record(conn, key)
-        if split is not None:
-            has_split = select(exists().where(I.c.dataset_key == key, I.c.split == split))
-            if not (await conn.execute(has_split)).scalar():
-                known = sorted(record["manifest"].get("splits") or {})
-                raise InvalidInputError(
-                    f"dataset {key} has no split {split!r} (splits: {', '.join(known) or 'none'})",
-                    loc=("query", "split"),
-                )
-    return export_etag(record["export_sha256"], str(record["build_id"]), fmt, split, system)
-
-
-#: Bytes per read of a cached export.
-CACHED_CHUNK_BYTES = 1 << 20
+    counts = _record_counts(record)
+    if split is not None and split not in counts:
+        known = sorted(record["manifest"].get("splits") or {})
+        raise InvalidInputError(
+            f"dataset {key} has no split {split!r} (splits: {', '.join(known) or 'none'})",
+            loc=("query", "split"),
+        )
+    etag = export_etag(record["export_sha256"], str(record["build_id"]), fmt, split, system)
+    return ExportCheck(etag, counts[split or ""])
 
 
 class ExportStream(NamedTuple):
-    """An export's bytes as they arrive (`chunks`), and the export cache's entry, open, when
-    it holds them (copy it with `export_cache.copy_entry` rather than reading `chunks`)."""
+    """An export's bytes as they arrive (`chunks`, whatever their source), and the export
+    cache's entry, open, when it holds them: a caller writing to a file may copy that inside the
+    kernel (`export_cache.copy_entry`) instead of reading `chunks`."""
 
     chunks: AsyncGenerator[bytes, None]
     cached: IO[bytes] | None
@@ -104,14 +106,12 @@ def open_export(
     is written."""
     handle = cache.open(key, etag)
     if handle is not None:
-        return ExportStream(_cached_chunks(handle), handle)
+        return ExportStream(entry_chunks(handle), handle)
 
     async def rendered() -> AsyncGenerator[bytes, None]:
         with cache.writer(key, etag) as entry:
-            async with (
-                engine.connect() as conn,
-                aclosing(export_lines(conn, key, fmt, split=split, system=system)) as chunks,
-            ):
+            chunks = stream_export(engine, key, fmt, split=split, system=system)
+            async with aclosing(chunks):
                 async for chunk in chunks:
                     if entry is not None:
                         entry.write(chunk)
@@ -120,14 +120,11 @@ def open_export(
     return ExportStream(rendered(), None)
 
 
-async def _cached_chunks(handle: IO[bytes]) -> AsyncGenerator[bytes, None]:
-    with handle:
-        while chunk := await asyncio.to_thread(handle.read, CACHED_CHUNK_BYTES):
-            yield chunk
-
-
 async def manifest_counts(conn: AsyncConnection, key: str) -> dict[str, int]:
     """Records per split, and the whole dataset under `""`."""
-    record = await dataset_record(conn, key)
+    return _record_counts(await dataset_record(conn, key))
+
+
+def _record_counts(record: dict[str, Any]) -> dict[str, int]:
     stats = record["manifest"].get("stats", {})
     return {"": record["trace_count"], **stats.get("split_counts", {})}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.datasets.export_cache import ExportCache, copy_entry
+from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.service import check_export, manifest_counts, open_export
 from tunix_rt.db.engine import create_engine
 from tunix_rt.runs import store
@@ -48,16 +48,12 @@ async def export_for_training(
     split_names = ("train", "val") if counts.get("train") and counts.get("val") else (None,)
     paths: list[Path] = []
     for split in split_names:
-        etag = await check_export(engine, key, "tunix_sft", split, None)
+        etag = (await check_export(engine, key, "tunix_sft", split, None)).etag
         stream = open_export(engine, cache, key, "tunix_sft", split, None, etag)
         path = folder / (EVAL_FILE if split == "val" else DATASET_FILE)
         with path.open("wb") as out:
-            if stream.cached is not None:
-                with stream.cached as entry:
-                    copy_entry(entry, out, lambda _: None)
-            else:
-                async for chunk in stream.chunks:
-                    out.write(chunk)
+            async for chunk in stream.chunks:  # cached or rendered alike
+                out.write(chunk)
         paths.append(path)
     return paths[0], paths[1] if len(paths) > 1 else None
 

@@ -9,7 +9,7 @@ from contextlib import aclosing
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tunix_rt.datasets.export import export_lines
+from tunix_rt.datasets.export import stream_export
 from tunix_rt.db.models import datasets_table as D
 from tunix_rt.db.models import traces_table as T
 from tunix_rt.errors import BadRequestError, NotFoundError
@@ -35,7 +35,7 @@ async def sft_export(
     if dataset_key is not None:
         async with engine.connect() as conn:
             await require_dataset(conn, dataset_key)
-        return _limited(_dataset_stream(engine, dataset_key), limit)
+        return _limited(stream_export(engine, dataset_key, "tunix_sft"), limit)
     assert trace_ids is not None
     wanted = list(dict.fromkeys(trace_ids))[:limit]
     async with engine.connect() as conn:
@@ -50,15 +50,6 @@ async def sft_export(
         yield b"".join(encode_line(render(str(i), found[i], None)) for i in wanted)
 
     return lines()
-
-
-async def _dataset_stream(engine: AsyncEngine, key: str) -> AsyncGenerator[bytes, None]:
-    async with (
-        engine.connect() as conn,
-        aclosing(export_lines(conn, key, "tunix_sft")) as chunks,
-    ):
-        async for chunk in chunks:
-            yield chunk
 
 
 async def _limited(chunks: AsyncGenerator[bytes, None], limit: int) -> AsyncIterator[bytes]:

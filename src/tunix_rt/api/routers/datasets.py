@@ -95,7 +95,7 @@ async def export_dataset(
 
     A finished export is kept (see `export_cache_bytes`) and sent again, with its length, by
     later requests for the same bytes."""
-    etag = await service.check_export(engine, dataset_key, format, split, system)
+    etag = (await service.check_export(engine, dataset_key, format, split, system)).etag
     if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
     cache = ExportCache.from_settings(settings)
