@@ -158,7 +158,13 @@ def test_cancel_stops_a_running_run(live: tuple[httpx.Client, Path]) -> None:
     while not client.get(f"/api/tunix/runs/{run_id}/metrics").json()["data"]:
         assert time.monotonic() < deadline
         time.sleep(0.25)
+    # Cancelled while the first run still holds the worker slot, so it is certainly queued:
+    # once the first run stops, the executor would claim it at once.
     assert client.get(f"/api/tunix/runs/{queued_behind}").json()["status"] == "queued"
+    assert client.post(f"/api/tunix/runs/{queued_behind}/cancel").json() == {
+        "run_id": queued_behind,
+        "status": "cancelled",
+    }
     pid = client.get(f"/api/tunix/runs/{run_id}").json()["pid"]
     asked = time.monotonic()
     response = client.post(f"/api/tunix/runs/{run_id}/cancel")
@@ -171,7 +177,14 @@ def test_cancel_stops_a_running_run(live: tuple[httpx.Client, Path]) -> None:
         assert time.monotonic() < deadline, "worker process still alive"
         time.sleep(0.1)
     assert client.post(f"/api/tunix/runs/{run_id}/cancel").status_code == 409
-    assert client.post(f"/api/tunix/runs/{queued_behind}/cancel").json()["status"] == "cancelled"
+    # The cancelled queued run never starts once the slot is free.
+    time.sleep(1)
+    behind = client.get(f"/api/tunix/runs/{queued_behind}").json()
+    assert (behind["status"], behind["pid"], behind["error"]) == (
+        "cancelled",
+        None,
+        "cancelled before it started",
+    )
 
 
 def test_a_killed_worker_fails_the_run_with_a_reason(live: tuple[httpx.Client, Path]) -> None:
