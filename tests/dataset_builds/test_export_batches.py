@@ -1,4 +1,5 @@
-"""Exports read in batches of positions: any batch size gives the same bytes, splits included."""
+"""Exports read in batches of positions: any batch size, and any number of reads queued ahead,
+gives the same bytes, splits included."""
 
 from __future__ import annotations
 
@@ -39,9 +40,11 @@ async def test_batch_size_does_not_change_the_bytes(
     assert whole.count(b"\n") == 53
     assert val.count(b"\n") == 5
     for batch_rows in (1, 4, 10, 53, 54):  # val has empty ranges at the small sizes
-        monkeypatch.setattr(export, "BATCH_ROWS", batch_rows)
-        assert await _export(engine, None) == whole
-        assert await _export(engine, "val") == val
+        for reads_ahead in (1, 2, 5):
+            monkeypatch.setattr(export, "BATCH_ROWS", batch_rows)
+            monkeypatch.setattr(export, "READS_AHEAD", reads_ahead)
+            assert await _export(engine, None) == whole
+            assert await _export(engine, "val") == val
     val_ids = [orjson.loads(line)["id"] for line in val.splitlines()]
     whole_ids = [orjson.loads(line)["id"] for line in whole.splitlines()]
     assert val_ids == [i for i in whole_ids if i in set(val_ids)]  # manifest order kept

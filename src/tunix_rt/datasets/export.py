@@ -1,9 +1,9 @@
 """Streaming dataset exports: one record per line, manifest order, constant memory.
 
 Items are read in ranges of `BATCH_ROWS` positions straight from the database driver, and the
-next range is already being read (by SQLite's worker thread, or by the PostgreSQL server) while
+next ranges are already being read (by SQLite's worker thread, or by the PostgreSQL server) while
 the current one is rendered, so reading and rendering overlap on two cores. Memory holds at most
-two batches of rows and one rendered chunk, whatever the dataset's size.
+`READS_AHEAD + 1` batches of rows and one rendered chunk, whatever the dataset's size.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing, contextmanager
-from itertools import pairwise
+from itertools import islice, pairwise
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -30,6 +31,9 @@ RENDERER_VERSION = "1"
 #: Positions per read; one rendered chunk holds at most this many lines (about 2.5 MiB of
 #: `tunix_sft`).
 BATCH_ROWS = 1000
+#: Reads queued ahead of the batch being rendered, on SQLite (PostgreSQL: one, see
+#: `item_batches`).
+READS_AHEAD = 2
 _FIELD_SEPARATOR = "\x1f"
 
 # One batch of a dataset's items: those whose position is in [start, stop). A bounded range on
@@ -166,26 +170,35 @@ async def item_batches(
             )
             return positions, ids, payloads
 
-    if end == 0:
-        return
-    pending = asyncio.ensure_future(fetch(0))
+    starts = iter(range(0, end, BATCH_ROWS))
+    # Reads queued ahead: aiosqlite runs them one after another on its thread, so with two
+    # queued the thread goes on to the next batch while this one is decoded and rendered
+    # (with one, it idled until the event loop came back for the result). An asyncpg
+    # connection runs one query at a time; the PostgreSQL server reads ahead itself.
+    pending: deque[asyncio.Future[BatchTexts]] = deque()
+    ahead = READS_AHEAD if conn.dialect.name == "sqlite" else 1
     try:
-        for start in range(BATCH_ROWS, end + BATCH_ROWS, BATCH_ROWS):
-            positions_json, ids_json, payloads_json = await pending
-            if start < end:  # start the next read, then decode this batch while it runs
-                pending = asyncio.ensure_future(fetch(start))
-                await asyncio.sleep(0)
+        for start in islice(starts, ahead):
+            pending.append(asyncio.ensure_future(fetch(start)))
+        while pending:
+            positions_json, ids_json, payloads_json = await pending.popleft()
+            following = next(starts, None)
+            if following is not None:  # keep the queue full while this batch is decoded
+                pending.append(asyncio.ensure_future(fetch(following)))
+            await asyncio.sleep(0)
             if positions_json is not None and ids_json is not None and payloads_json is not None:
                 positions: list[int] = orjson.loads(positions_json)
                 if positions:  # a split may have no item in a range
                     yield _decode_batch(positions, ids_json, payloads_json)
     finally:
-        # The caller stopped early: let the read in flight finish (one batch) rather than cancel
-        # it, so that the connection is idle when it goes back to the pool (a cancelled asyncpg
-        # query leaves it busy, and its rollback then fails).
-        await asyncio.wait({pending})
-        if not pending.cancelled():
-            pending.exception()  # retrieved: an error of a read nobody waits for is not logged
+        # The caller stopped early: let the reads in flight finish (one batch each) rather than
+        # cancel them, so that the connection is idle when it goes back to the pool (a
+        # cancelled asyncpg query leaves it busy, and its rollback then fails).
+        if pending:
+            await asyncio.wait(pending)
+        for read in pending:
+            if not read.cancelled():
+                read.exception()  # retrieved: an error of a read nobody waits for is not logged
 
 
 def _decode_batch(positions: list[int], ids: str, payloads: str) -> Batch:
