@@ -1,7 +1,8 @@
 """Dataset figures on a large trace table: random build, CLI and HTTP export, manifest latency.
 
 Every export is measured twice: first (rendered from the database, writing the export cache's
-entry) and again (copied from that entry).
+entry) and again (copied from that entry). Two floors are measured too: the CLI's start-up (a
+command that reads one row) and reading + decoding the 100k items with no formatting.
 
     python benchmarks/bench_datasets.py --backend sqlite [--table-rows 1000000]
 
@@ -18,12 +19,14 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from common import BENCH_DATA_DIR, database_url, live_server, p50_ms, p95_ms, run_cli, trace_lines
+from tunix_rt.datasets.export import item_batches
 from tunix_rt.db.engine import create_engine
 from tunix_rt.db.migrate import upgrade
 from tunix_rt.traces.importer import import_lines
@@ -59,6 +62,20 @@ def cli_export(url: str, key: str, out: Path) -> tuple[float, float, float]:
     reported = re.search(r"exported [\d,]+ records in ([\d.]+) s", stderr)
     assert reported, stderr
     return seconds, float(reported.group(1)), peak_kib / 1024
+
+
+async def read_floor(url: str, key: str) -> float:
+    """Seconds to read and decode a dataset's items, with no formatting and no output: the
+    floor under any export of it (measured in this process, so without the CLI's start-up)."""
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        started = time.perf_counter()
+        async with aclosing(item_batches(conn, key)) as batches:
+            async for _batch in batches:
+                pass
+        seconds = time.perf_counter() - started
+    await engine.dispose()
+    return seconds
 
 
 def http_export(base: str, key: str) -> dict[str, float]:
@@ -115,6 +132,11 @@ def main() -> None:
         seconds, rss = build(url, workdir, "small", small)
         figures[f"build_random_{small}_s"] = round(seconds, 2)
         figures[f"build_random_{small}_peak_rss_mib"] = round(rss, 1)
+
+        # What no export can go below: the CLI's start-up (a command that reads one row) and
+        # reading + decoding the items.
+        figures["cli_datasets_list_s"] = round(run_cli(url, "datasets", "list")[0], 2)
+        figures[f"read_decode_{big}_s"] = round(asyncio.run(read_floor(url, "bench-big")), 2)
 
         for label, key, n in (("big", "bench-big", big), ("small", "bench-small", small)):
             for run in ("first", "again"):
