@@ -59,6 +59,25 @@ def test_minimal_old_manifest_with_only_model_id() -> None:
     assert RunManifest.from_yaml(manifest.to_yaml()) == manifest
 
 
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "google/gemma-2b-it",
+        "a: b # not a comment",
+        "'quoted' \"twice\"",
+        "yes",
+        "1e3",
+        "Gemma \u4e2d\u6587 \U0001f642 caf\u00e9 " * 8,  # quoted, and folded past 80 columns
+        "line\nbreak\ttab\u2028separator",
+    ],
+)
+def test_any_model_id_survives_the_yaml(model_id: str) -> None:
+    manifest = RunManifest.model_validate(_manifest(model={"model_id": model_id}))
+    text = manifest.to_yaml()
+    assert RunManifest.from_yaml(text) == manifest
+    assert RunManifest.from_yaml(text).model.model_id == model_id
+
+
 def test_new_fields_validate_and_round_trip() -> None:
     manifest = RunManifest.model_validate(
         _manifest(
