@@ -120,14 +120,14 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
             training_run_id=request.training_run_id,
             export_sha256=export_sha256,
         )
-        stored = manifest.model_dump(mode="json", exclude={"trace_ids"})
+        document = manifest.model_dump(mode="json")
+        document["trace_ids"] = trace_ids  # the file holds them; the row does not
+        stored = {name: value for name, value in document.items() if name != "trace_ids"}
         await conn.execute(
             D.update()
             .where(D.c.key == key)
             .values(trace_count=count, export_sha256=manifest.export_sha256, manifest=stored)
         )
-        document = manifest.model_dump(mode="json")
-        document["trace_ids"] = trace_ids
         _write_atomically(path, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return DatasetBuilt(
         dataset_key=key, build_id=build_id, trace_count=count, manifest_path=str(path)

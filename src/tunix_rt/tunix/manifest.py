@@ -15,7 +15,7 @@ from tunix_rt.datasets.schema import KEY_PATTERN
 # wheels include: the YAML is the same data, written in a fifth of the time (a millisecond of
 # every `POST /api/tunix/sft/manifest`). Strings that need quoting and run past 80 columns may be
 # folded differently from the pure-Python emitter; both load back to the same string.
-_SAFE_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_SAFE_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # not SafeDumper's subclass
 
 
 class ManifestModel(BaseModel):
