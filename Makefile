@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEPS   := pyproject.toml constraints.txt
 
-.PHONY: run test lint bench install clean lock
+.PHONY: run test lint bench install install-train clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,8 @@ $(TRAIN_STAMP): $(STAMP)
 	touch $(TRAIN_STAMP)
 
 install: $(STAMP)
+
+install-train: $(TRAIN_STAMP)
 
 run: $(STAMP)
 	$(BIN)/tunix-rt db upgrade

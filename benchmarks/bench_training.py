@@ -86,11 +86,11 @@ def _prepared(manifest: RunManifest, dataset: Path, tokenizer: Path) -> data_lib
 
 def _step_tokens(manifest: RunManifest, dataset: Path, tokenizer: Path) -> list[int]:
     prepared = _prepared(manifest, dataset, tokenizer)
-    order = data_lib.batch_indices(
-        prepared.size, manifest.training.batch_size, manifest.training.seed
+    plan = data_lib.batch_plan(
+        prepared.lengths, manifest.training.batch_size, manifest.training.seed, prepared.seq_len
     )
     steps = manifest.training.max_steps or 1
-    return [int((prepared.tokens[next(order)] != 0).sum()) for _ in range(steps)]
+    return [int((prepared.tokens[next(plan)[0]] != 0).sum()) for _ in range(steps)]
 
 
 def run_bare(
@@ -103,20 +103,27 @@ def run_bare(
     training = manifest.training
     steps = training.max_steps or 1
     prepared = _prepared(manifest, dataset, tokenizer)
-    order = data_lib.batch_indices(prepared.size, training.batch_size, training.seed)
+    plan = data_lib.batch_plan(
+        prepared.lengths, training.batch_size, training.seed, prepared.seq_len
+    )
     batches = []
     for _ in range(steps):
-        index = next(order)
+        index, width = next(plan)
         batches.append(
             peft_trainer.TrainingInput(
-                input_tokens=prepared.tokens[index], input_mask=prepared.mask[index]
+                input_tokens=prepared.tokens[index, :width],
+                input_mask=prepared.mask[index, :width],
             )
         )
     tokens = [int((batch.input_tokens != 0).sum()) for batch in batches]
     resolved = manifest.resolved()
     assert resolved.mesh is not None
     mesh = models.create_mesh(resolved.mesh)
-    spec = models.tiny_spec(int(load_tokenizer(tokenizer).get_piece_size()))
+    spec = models.tiny_spec(
+        int(load_tokenizer(tokenizer).get_piece_size()),
+        layers=manifest.model.tiny_layers,
+        width=manifest.model.tiny_width,
+    )
     model = models.init_model(spec, mesh, training.seed)
     schedule = learning_rate_schedule(training, steps)
     trainer = peft_trainer.PeftTrainer(

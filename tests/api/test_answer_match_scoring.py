@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from factories import make_trace
 from tunix_rt.db.models import scores_table
+from tunix_rt.evals.answers import expected_answer_of
 from tunix_rt.traces.schema import ReasoningTrace
-from tunix_rt.traces.scoring import answer_match_score, expected_answer
+from tunix_rt.traces.scoring import answer_match_score
 
 
 async def _create(client: httpx.AsyncClient, final_answer: str, meta: dict[str, Any] | None) -> str:
@@ -122,8 +123,8 @@ def test_answer_match_score_without_a_database() -> None:
     trace = ReasoningTrace.model_validate(
         make_trace(1, final_answer="  \u22125 ", meta={"expected_answer": "-5"})
     )
-    assert expected_answer(trace) == "-5"
+    assert expected_answer_of(trace.meta) == "-5"
     result = answer_match_score(trace, now=datetime.fromisoformat("2025-01-01T00:00:00+00:00"))
     assert result.score == 100.0
     assert result.details["scored_at"] == "2025-01-01T00:00:00+00:00"
-    assert expected_answer(trace.model_copy(update={"meta": {"expected_answer": True}})) is None
+    assert expected_answer_of({"expected_answer": True}) is None

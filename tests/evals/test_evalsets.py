@@ -21,7 +21,7 @@ TRAINING_ITEMS = 10_000
 
 
 def test_registry() -> None:
-    assert set(EVAL_SETS) == {"arithmetic-v1", "high-card-duel-v1"}
+    assert set(EVAL_SETS) == {"arithmetic-v1", "arithmetic-add-sub-v1", "high-card-duel-v1"}
     for name, spec in EVAL_SETS.items():
         assert spec.name == name == f"{spec.family}-v{spec.version}"
         assert spec.description
@@ -93,7 +93,8 @@ def test_unknown_eval_set() -> None:
         iter_eval_set("chess-v1")
     assert isinstance(info.value, KeyError) and isinstance(info.value, NotFoundError)
     assert str(info.value) == (
-        "unknown eval set 'chess-v1' (known: arithmetic-v1, high-card-duel-v1)"
+        "unknown eval set 'chess-v1' "
+        "(known: arithmetic-add-sub-v1, arithmetic-v1, high-card-duel-v1)"
     )
     with pytest.raises(KeyError):
         get_eval_set("arithmetic-v2")

@@ -32,7 +32,7 @@ def manifest_yaml(key: str, **training: Any) -> str:
     settings.update(training)
     return yaml.safe_dump(
         {
-            "model": {"model_id": "tunix-rt/tiny", "source": "tiny"},
+            "model": {"model_id": "tunix-rt/tiny", "source": "tiny", "width": 64},
             "dataset": {"key": key, "path": f"datasets/{key}/tunix_sft.jsonl"},
             "training": settings,
             "output": {"output_dir": "model"},

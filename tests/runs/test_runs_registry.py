@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from factories import make_trace
 from tunix_rt.errors import NotFoundError
-from tunix_rt.runs import service, store
+from tunix_rt.runs import jobs, service, store
 from tunix_rt.runs.executor import RunExecutor
 from tunix_rt.settings import Settings
 
@@ -46,22 +46,22 @@ async def test_without_the_train_extra_runs_are_503(
 async def test_claims_respect_the_concurrency_cap(engine: AsyncEngine) -> None:
     first = await store.create_run(engine, dataset_key="d-1", manifest=MANIFEST)
     second = await store.create_run(engine, dataset_key="d-1", manifest=MANIFEST)
-    assert await store.claim_next(engine, 1) == first
-    assert await store.claim_next(engine, 1) is None
-    assert await store.claim_next(engine, 2) == second
-    assert await store.claim_next(engine, 3) is None
-    assert await store.finish(engine, first, "succeeded")
-    assert not await store.finish(engine, first, "failed")
+    assert await jobs.claim_next(engine, 1) == jobs.Job("run", first, first)
+    assert await jobs.claim_next(engine, 1) is None
+    assert await jobs.claim_next(engine, 2) == jobs.Job("run", second, second)
+    assert await jobs.claim_next(engine, 3) is None
+    assert await jobs.finish(engine, "run", first, "succeeded")
+    assert not await jobs.finish(engine, "run", first, "failed")
 
 
 async def test_cancel_of_a_queued_run_is_immediate(engine: AsyncEngine) -> None:
     run_id = await store.create_run(engine, dataset_key="d-1", manifest=MANIFEST)
-    assert await store.request_cancel(engine, run_id) == "cancelled"
+    assert await jobs.request_cancel(engine, "run", run_id) == "cancelled"
     async with engine.connect() as conn:
         run = await store.get_run(conn, run_id)
     assert run.status == "cancelled"
     assert run.error == "cancelled before it started"
-    assert await store.claim_next(engine, 1) is None
+    assert await jobs.claim_next(engine, 1) is None
 
 
 async def test_recovery_fails_runs_whose_process_is_gone(
@@ -84,7 +84,7 @@ async def test_recovery_fails_runs_whose_process_is_gone(
         )
         assert (await store.get_run(conn, alive)).status == "running"
     with pytest.raises(NotFoundError, match="not found"):
-        await store.request_cancel(engine, uuid.uuid4())
+        await jobs.request_cancel(engine, "run", uuid.uuid4())
 
 
 async def test_two_servers_claiming_at_once_respect_the_cap(
@@ -100,9 +100,9 @@ async def test_two_servers_claiming_at_once_respect_the_cap(
     other = create_engine(database_url)
     try:
         results = await asyncio.gather(
-            *(store.claim_next(e, 1) for e in (engine, other, engine, other))
+            *(jobs.claim_next(e, 1) for e in (engine, other, engine, other))
         )
     finally:
         await other.dispose()
     assert sum(r is not None for r in results) == 1
-    assert len(await store.running_here(engine)) == 1
+    assert len(await jobs.running_here(engine)) == 1

@@ -39,7 +39,9 @@ def test_train_in_the_foreground(sqlite_url: str, tmp_path: Path) -> None:
     )
     assert made.returncode == 0, made.stderr
     manifest = yaml.safe_load((tmp_path / "run.yaml").read_text())
-    manifest["training"].update({"max_steps": 12, "learning_rate": 3e-3, "max_seq_length": 256})
+    assert manifest["training"]["learning_rate"] == 3e-3  # the tiny model's own default
+    manifest["training"].update({"max_steps": 12, "max_seq_length": 256})
+    manifest["model"]["width"] = 64
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(manifest))
 
     trained = tunix_rt(env, "train", str(tmp_path / "run.yaml"))
@@ -124,7 +126,7 @@ def test_ctrl_c_cancels_a_foreground_run(sqlite_url: str, tmp_path: Path) -> Non
     manifest.write_text(
         yaml.safe_dump(
             {
-                "model": {"model_id": "tunix-rt/tiny"},
+                "model": {"model_id": "tunix-rt/tiny", "width": 64},
                 "dataset": {"key": "a-1", "path": "datasets/a-1/tunix_sft.jsonl"},
                 "training": {"max_steps": 100_000, "max_seq_length": 256},
                 "output": {"output_dir": "model"},

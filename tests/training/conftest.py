@@ -44,6 +44,10 @@ def arithmetic_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_arithmetic_jsonl(tmp_path_factory.mktemp("data") / "arith.jsonl", 300)
 
 
+# The tests check mechanics, not accuracy: a narrower model than the default trains faster.
+TEST_WIDTH = 64
+
+
 def tiny_manifest(**training: Any) -> RunManifest:
     """A tiny-model manifest with a learning rate that trains it in a few hundred steps."""
     settings: dict[str, Any] = {
@@ -55,7 +59,7 @@ def tiny_manifest(**training: Any) -> RunManifest:
     settings.update(training)
     return RunManifest.model_validate(
         {
-            "model": {"model_id": "tunix-rt/tiny"},
+            "model": {"model_id": "tunix-rt/tiny", "width": TEST_WIDTH},
             "dataset": {"key": "arith-v1", "path": "datasets/arith-v1/tunix_sft.jsonl"},
             "training": settings,
             "output": {"output_dir": "runs/test"},

@@ -18,7 +18,7 @@ from tunix_rt.tunix.manifest import RunManifest
 from tunix_rt.tunix.runner import load_checkpoint, run_training
 
 manifest = RunManifest.model_validate({
-    "model": {"model_id": "tunix-rt/tiny"},
+    "model": {"model_id": "tunix-rt/tiny", "width": 64},
     "dataset": {"key": "arith-v1", "path": "datasets/arith-v1/tunix_sft.jsonl"},
     "training": {"learning_rate": 3e-3, "batch_size": 8, "max_seq_length": 256,
                  "max_steps": 40, "eval_every_n_steps": 20},

@@ -142,14 +142,24 @@ def test_batches_and_eval_split_are_deterministic(
     assert (train.size, held_out.size) == (270, 30)
     assert (held_out.tokens == prepared.tokens[270:]).all()
 
-    def first(seed: int, count: int) -> list[list[int]]:
-        order = data_lib.batch_indices(train.size, 8, seed)
-        return [next(order).tolist() for _ in range(count)]
+    lengths = train.lengths
+
+    def first(seed: int, count: int) -> list[tuple[list[int], int]]:
+        plan = data_lib.batch_plan(lengths, 8, seed, train.seq_len, bucket=16)
+        return [(indices.tolist(), width) for indices, width in (next(plan) for _ in range(count))]
 
     assert first(0, 40) == first(0, 40)
     assert first(0, 40) != first(1, 40)
-    epoch = [i for batch in first(0, 40) for i in batch][: train.size]
-    assert sorted(epoch) == list(range(train.size))  # every example once per epoch
+    batches = first(0, 10 * train.size // 8)  # ten epochs' worth
+    widths = set()
+    for indices, width in batches:
+        assert len(indices) == 8 and (width % 16 == 0 or width == train.seq_len)
+        # Each batch is cut to its bucket, and holds only examples of that bucket.
+        assert all(width - 16 < lengths[i] <= width for i in indices)
+        widths.add(width)
+    assert len(widths) > 1  # the traces' lengths span several 16-token buckets
+    counts = np.bincount([i for indices, _ in batches for i in indices], minlength=train.size)
+    assert counts.min() >= 9 and counts.max() <= 11  # every example about once per epoch
     batches = data_lib.eval_batches(held_out, 8)
     assert len(batches) == 4
     assert not batches[-1][1][6:].any() and (batches[-1][0][6:] == PAD_ID).all()

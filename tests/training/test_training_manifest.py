@@ -50,7 +50,7 @@ def test_old_manifest_still_validates_and_round_trips() -> None:
     resolved = manifest.resolved()
     assert resolved.mesh is not None and resolved.mesh.shape == [1, 1]
     assert resolved.mesh.axis_names == ["fsdp", "tp"]
-    assert resolved.tokenizer is not None and resolved.tokenizer.vocab_size == 512
+    assert resolved.tokenizer is not None and resolved.tokenizer.vocab_size == 1024
 
 
 def test_minimal_old_manifest_with_only_model_id() -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt import __version__
 from tunix_rt.api.errors import install_error_handlers
 from tunix_rt.api.middleware import BearerToken, BodySizeLimit
-from tunix_rt.api.routers import datasets, generators, health, runs, traces, tunix
+from tunix_rt.api.routers import datasets, evaluations, generators, health, runs, traces, tunix
 from tunix_rt.db.engine import create_engine
 from tunix_rt.runs.executor import RunExecutor
 from tunix_rt.settings import Settings, get_settings
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(generators.ungar_router)
     app.include_router(generators.router)
     app.include_router(runs.router)
+    app.include_router(evaluations.router)
 
     def body_limit(path: str) -> int:
         if path == "/api/traces/batch":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tunix_rt.cli import datasets, evalsets, generate, runs, server, traces
+from tunix_rt.cli import datasets, evals, evalsets, generate, quickstart, runs, server, traces
 
 app = typer.Typer(
     name="tunix-rt",
@@ -21,6 +21,9 @@ app.registered_commands += runs.app.registered_commands
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(generate.generate_app, name="generate")
 app.add_typer(evalsets.evalsets_app, name="evalsets")
+app.registered_commands += evals.app.registered_commands
+app.add_typer(evals.evals_app, name="evals")
+app.registered_commands += quickstart.app.registered_commands
 
 
 def main() -> None:

@@ -66,6 +66,9 @@ def build(
     seed: Annotated[int | None, typer.Option(help="Seed for --random and --split")] = None,
     dedupe: Annotated[bool, typer.Option(help="Drop repeated prompt + final answer")] = False,
     split: Annotated[list[str], typer.Option(help="NAME=FRACTION, e.g. train=0.9")] = [],  # noqa: B006
+    allow_eval_prompts: Annotated[
+        bool, typer.Option(help="Keep traces whose prompt is an eval set item's")
+    ] = False,
 ) -> None:
     """Build an immutable dataset NAME-VERSION from the stored traces."""
     filters: dict[str, Any] = {
@@ -92,13 +95,19 @@ def build(
             seed=seed,
             dedupe=dedupe,
             splits={k: float(v) for k, v in _pairs(split, "--split").items()} or None,
+            allow_eval_prompts=allow_eval_prompts,
         )
     except (ValidationError, ValueError) as exc:
         message = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
         raise fail(message) from None
     data_dir = get_settings().data_dir
     built = run(lambda engine: service.build(engine, data_dir, request))
-    err.print(f"built {built.dataset_key}: {built.trace_count:,} traces", highlight=False)
+    held_out = (
+        f" ({built.eval_prompts_excluded:,} with an eval set's prompt left out)"
+        if built.eval_prompts_excluded
+        else ""
+    )
+    err.print(f"built {built.dataset_key}: {built.trace_count:,} traces{held_out}", highlight=False)
     sys.stdout.write(built.model_dump_json(indent=2) + "\n")
 
 
@@ -197,6 +206,9 @@ def export(
     )
 
 
+_MODEL_DEFAULT = "[default: the tiny model's: rate 3e-3, 3 epochs, batch 8, 2048 tokens]"
+
+
 @app.command("manifest")
 def manifest(
     key: Annotated[str, typer.Argument(help="NAME-VERSION")],
@@ -205,12 +217,12 @@ def manifest(
     output_dir: Annotated[
         str | None, typer.Option(help="Under the runs dir [default: KEY]")
     ] = None,
-    learning_rate: float = 2e-5,
-    num_epochs: int = 3,
-    batch_size: int = 8,
-    max_seq_length: int = 2048,
+    learning_rate: Annotated[float | None, typer.Option(help=_MODEL_DEFAULT)] = None,
+    num_epochs: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
+    max_seq_length: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
 ) -> None:
-    """Write a Tunix run manifest (YAML) for a dataset."""
+    """Write a Tunix run manifest (YAML) for a dataset, with defaults that train its model."""
     try:
         request = ManifestRequest(
             dataset_key=key,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -16,12 +14,13 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.cli.common import err, fail, parse_id, run, run_read
+from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
 from tunix_rt.errors import TunixRTError
-from tunix_rt.runs import logs, service, store
+from tunix_rt.runs import jobs, logs, service, store
 from tunix_rt.runs.paths import LOG_FILE, run_dir
 from tunix_rt.runs.schema import FINISHED
 from tunix_rt.settings import get_settings
+from tunix_rt.tunix.manifest import RunManifest
 from tunix_rt.tunix.service import require_dataset
 
 if TYPE_CHECKING:
@@ -43,45 +42,9 @@ def train(
         raise fail(f"{manifest_file}: {exc.strerror}") from None
     except TunixRTError as exc:
         raise fail(str(exc)) from None
-    settings = get_settings()
-    from tunix_rt.runs.worker import execute_run
 
     async def main(engine: AsyncEngine) -> tuple[uuid.UUID, str]:
-        async with engine.connect() as conn:
-            await require_dataset(conn, manifest.dataset.key)
-        run_id = await store.create_run(
-            engine,
-            dataset_key=manifest.dataset.key,
-            manifest=manifest.model_dump(mode="json"),
-            status="running",
-            pid=os.getpid(),
-        )
-        err.print(f"run {run_id}: {run_dir(settings.runs_dir, run_id)}", highlight=False)
-        stop = threading.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
-        folder = run_dir(settings.runs_dir, run_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        log_file = (folder / LOG_FILE).open("a", encoding="utf-8")
-        columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
-        with log_file, Progress(*columns, console=err, transient=False) as progress:
-            task = progress.add_task("preparing", total=manifest.training.max_steps)
-
-            def on_step(metrics: StepMetrics) -> None:
-                progress.update(
-                    task,
-                    completed=metrics.step,
-                    description=(
-                        f"step {metrics.step} loss {metrics.loss:.4f} "
-                        f"{metrics.tokens_per_second:,.0f} tok/s"
-                    ),
-                )
-
-            def log(line: str) -> None:
-                log_file.write(line + "\n")
-                log_file.flush()
-
-            status = await execute_run(engine, settings, run_id, stop, on_step=on_step, log=log)
-        return run_id, status
+        return await train_foreground(engine, manifest)
 
     run_id, status = run(main)
     err.print(f"run {run_id} {status}", highlight=False)
@@ -89,6 +52,50 @@ def train(
         raise typer.Exit(1)
     if status == "cancelled":
         raise typer.Exit(130)
+
+
+async def train_foreground(engine: AsyncEngine, manifest: RunManifest) -> tuple[uuid.UUID, str]:
+    """Train `manifest` in this process with a progress bar (Ctrl-C cancels), recorded in the
+    run registry like a queued run; then its manifest's evaluation, if any, in the foreground."""
+    from tunix_rt.runs.worker import execute_run
+
+    settings = get_settings()
+    async with engine.connect() as conn:
+        await require_dataset(conn, manifest.dataset.key)
+    run_id = await store.create_run(
+        engine,
+        dataset_key=manifest.dataset.key,
+        manifest=manifest.model_dump(mode="json"),
+        status="running",
+        pid=os.getpid(),
+    )
+    folder = run_dir(settings.runs_dir, run_id)
+    err.print(f"run {run_id}: {folder}", highlight=False)
+    columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
+    with (
+        foreground_job(folder / LOG_FILE) as job,
+        Progress(*columns, console=err, transient=False) as progress,
+    ):
+        task = progress.add_task("preparing", total=manifest.training.max_steps)
+
+        def on_step(metrics: StepMetrics) -> None:
+            progress.update(
+                task,
+                completed=metrics.step,
+                description=(
+                    f"step {metrics.step} loss {metrics.loss:.4f} "
+                    f"{metrics.tokens_per_second:,.0f} tok/s"
+                ),
+            )
+
+        status = await execute_run(
+            engine, settings, run_id, job.stop, on_step=on_step, log=job.log, queue_evaluation=False
+        )
+    if status == "succeeded" and manifest.evaluation is not None:
+        from tunix_rt.cli.evals import finish, run_foreground
+
+        finish(await run_foreground(engine, run_id, manifest.evaluation), json_output=False)
+    return run_id, status
 
 
 @runs_app.command("list")
@@ -152,7 +159,7 @@ def cancel(
     parsed = parse_id(run_id, "run")
 
     async def main(engine: AsyncEngine) -> str:
-        after = await store.request_cancel(engine, parsed)
+        after = await jobs.request_cancel(engine, "run", parsed)
         deadline = time.monotonic() + wait
         while after not in FINISHED and time.monotonic() < deadline:
             await asyncio.sleep(0.25)

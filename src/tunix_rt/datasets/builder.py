@@ -20,7 +20,12 @@ from tunix_rt.datasets.schema import (
     DatasetManifest,
     DatasetStats,
 )
-from tunix_rt.datasets.select import assign_splits, insert_selection, split_sizes
+from tunix_rt.datasets.select import (
+    assign_splits,
+    count_eval_prompts,
+    insert_selection,
+    split_sizes,
+)
 from tunix_rt.db.engine import sqlite_foreign_keys_off
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
@@ -92,8 +97,17 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
         await insert_selection(conn, key, request)
         counted = select(func.count()).select_from(I).where(I.c.dataset_key == key)
         count = int((await conn.execute(counted)).scalar_one())
+        excluded = 0 if request.allow_eval_prompts else await count_eval_prompts(conn, request)
         if count == 0:
-            raise InvalidInputError("no trace matches the filters", loc=("body", "filters"))
+            held_out = (
+                f" ({excluded} that do have eval set prompts, which builds leave out unless "
+                "allow_eval_prompts is true)"
+                if excluded
+                else ""
+            )
+            raise InvalidInputError(
+                f"no trace matches the filters{held_out}", loc=("body", "filters")
+            )
         if request.splits is not None:
             assert request.seed is not None
             await conn.execute(assign_splits(key, request.seed, split_sizes(count, request.splits)))
@@ -119,6 +133,8 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
             parent_dataset_id=request.parent_dataset_id,
             training_run_id=request.training_run_id,
             export_sha256=export_sha256,
+            allow_eval_prompts=request.allow_eval_prompts,
+            eval_prompts_excluded=excluded,
         )
         document = manifest.model_dump(mode="json")
         document["trace_ids"] = trace_ids  # the file holds them; the row does not
@@ -130,7 +146,11 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
         )
         _write_atomically(path, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return DatasetBuilt(
-        dataset_key=key, build_id=build_id, trace_count=count, manifest_path=str(path)
+        dataset_key=key,
+        build_id=build_id,
+        trace_count=count,
+        manifest_path=str(path),
+        eval_prompts_excluded=excluded,
     )
 
 

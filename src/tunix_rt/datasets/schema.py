@@ -96,6 +96,11 @@ class DatasetBuildRequest(BaseModel):
     session_id: str | None = Field(default=None, max_length=255)
     parent_dataset_id: str | None = Field(default=None, max_length=255)
     training_run_id: str | None = Field(default=None, max_length=255)
+    allow_eval_prompts: bool = Field(
+        default=False,
+        description="Keep traces whose prompt is a built-in eval set item's (left out by "
+        "default, so that held-out sets stay held out).",
+    )
 
     @field_validator("splits")
     @classmethod
@@ -160,6 +165,10 @@ class DatasetManifest(BaseModel):
     parent_dataset_id: str | None
     training_run_id: str | None
     export_sha256: str = Field(description="sha256 of the canonical `trace`-format export.")
+    allow_eval_prompts: bool = False
+    eval_prompts_excluded: int = Field(
+        default=0, description="Matching traces left out because their prompt is an eval set's."
+    )
 
 
 class DatasetBuilt(BaseModel):
@@ -169,6 +178,9 @@ class DatasetBuilt(BaseModel):
     build_id: uuid.UUID
     trace_count: int
     manifest_path: str
+    eval_prompts_excluded: int = Field(
+        description="Matching traces left out because their prompt is an eval set's."
+    )
 
 
 class DatasetSummary(BaseModel):

@@ -32,6 +32,7 @@ from tunix_rt.db.functions import seeded_order
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import scores_table as S
 from tunix_rt.db.models import traces_table as T
+from tunix_rt.evals.evalsets import eval_prompts
 
 
 def filter_conditions(filters: DatasetFilters, dialect: str) -> list[ColumnElement[bool]]:
@@ -80,7 +81,8 @@ def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
     `rank_key` index. (Two traces whose 60-bit keys collide, a chance below one in a million
     in a million-trace table, are ordered by storage sequence.) With `dedupe`, a trace whose
     prompt and final answer repeat an earlier (older) trace's is left out before the limit
-    applies.
+    applies. Unless `allow_eval_prompts`, traces whose prompt is an eval set item's are left
+    out.
     """
     columns: list[Any] = [T.c.seq]
     if request.selection_strategy == "random":
@@ -95,17 +97,9 @@ def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
             partition_by=(T.c.prompt, T.c.final_answer), order_by=(T.c.created_at, T.c.seq)
         )
         columns.append(first_of_kind.label("occurrence"))
-    candidates = select(*columns).where(*filter_conditions(request.filters, dialect))
-    if request.filters.min_score is not None:
-        wanted = request.filters.min_score
-        candidates = candidates.join(
-            S,
-            and_(
-                S.c.trace_id == T.c.id,
-                S.c.criteria == wanted.criteria,
-                S.c.score >= wanted.score,
-            ),
-        )
+    candidates = _matching(select(*columns), request, dialect)
+    if not request.allow_eval_prompts:
+        candidates = candidates.where(T.c.prompt.not_in(sorted(eval_prompts())))
     pool = candidates.subquery("pool")
     chosen = select(pool)
     if request.dedupe:
@@ -121,6 +115,30 @@ def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
         final_order = (limited.c.created_at.desc(), limited.c.seq.desc())
     position = func.row_number().over(order_by=final_order) - 1
     return select(limited.c.seq, position.label("position"))
+
+
+def _matching(stmt: Select[Any], request: DatasetBuildRequest, dialect: str) -> Select[Any]:
+    """`stmt` over the traces that the request's filters (and minimum score) admit."""
+    stmt = stmt.where(*filter_conditions(request.filters, dialect))
+    if request.filters.min_score is not None:
+        wanted = request.filters.min_score
+        stmt = stmt.join(
+            S,
+            and_(
+                S.c.trace_id == T.c.id,
+                S.c.criteria == wanted.criteria,
+                S.c.score >= wanted.score,
+            ),
+        )
+    return stmt
+
+
+async def count_eval_prompts(conn: AsyncConnection, request: DatasetBuildRequest) -> int:
+    """How many traces the filters admit whose prompt is an eval set's: the build leaves them
+    out unless `allow_eval_prompts`, so that held-out sets stay held out."""
+    counted = _matching(select(func.count()).select_from(T), request, conn.dialect.name)
+    counted = counted.where(T.c.prompt.in_(sorted(eval_prompts())))
+    return int((await conn.execute(counted)).scalar_one())
 
 
 async def insert_selection(conn: AsyncConnection, key: str, request: DatasetBuildRequest) -> None:

@@ -154,9 +154,74 @@ class RunMetric(Base):
     elapsed_seconds: Mapped[float] = mapped_column(Float, nullable=False)
 
 
+class Evaluation(Base):
+    """A run's model (and optionally its starting point) scored on a pinned eval target."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    model_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+    target_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    target_name: Mapped[str] = mapped_column(String(257), nullable=False)
+    target_split: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    target_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    item_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    base: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    base_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    delta_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    format_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    scorecard: Mapped[dict[str, Any] | None] = mapped_column(
+        JSONDocument, nullable=True, doc="{trained, base, delta} once it succeeded."
+    )
+    traces_stored: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    __table_args__ = (
+        Index("ix_evaluations_status_created_at", "status", "created_at"),
+        Index("ix_evaluations_run_id_created_at", "run_id", "created_at"),
+        Index("ix_evaluations_created_at", "created_at"),
+    )
+
+
+class EvaluationItem(Base):
+    """One item of an evaluation for one subject (`trained` or `base`): its first sample's
+    outcome, and every sample when there are several."""
+
+    __tablename__ = "evaluation_items"
+
+    evaluation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("evaluations.id", ondelete="CASCADE"), primary_key=True
+    )
+    subject: Mapped[str] = mapped_column(String(8), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prompt: Mapped[str] = mapped_column(Text, nullable=False)
+    expected: Mapped[str] = mapped_column(Text, nullable=False)
+    completion: Mapped[str] = mapped_column(Text, nullable=False)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    correct: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    format_ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    output_tokens: Mapped[int] = mapped_column(Integer, nullable=False)
+    samples: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONDocument, nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONDocument, nullable=False)
+
+
 traces_table: Table = cast(Table, Trace.__table__)
 scores_table: Table = cast(Table, TraceScore.__table__)
 datasets_table: Table = cast(Table, Dataset.__table__)
 dataset_items_table: Table = cast(Table, DatasetItem.__table__)
 runs_table: Table = cast(Table, Run.__table__)
 run_metrics_table: Table = cast(Table, RunMetric.__table__)
+evaluations_table: Table = cast(Table, Evaluation.__table__)
+evaluation_items_table: Table = cast(Table, EvaluationItem.__table__)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,3 +52,11 @@ def answer_match(generated: str, expected: str) -> AnswerMatch:
         normalized_generated=norm_generated,
         normalized_expected=norm_expected,
     )
+
+
+def expected_answer_of(meta: Mapping[str, Any] | None) -> str | None:
+    """`meta.expected_answer` as text (integers are accepted); None when absent or blank."""
+    value = (meta or {}).get("expected_answer")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return value if isinstance(value, str) and value.strip() else None

@@ -4,9 +4,9 @@ A published version never changes: `sha256` pins the canonical JSONL of its item
 test fails if generator code would alter it (make a `-v2` instead).
 
 How each set is kept apart from training data:
-- `arithmetic-v1` uses only held-out problems (`arithmetic.is_held_out`), which the
-  training generator never yields for any seed or params, so its prompts never occur in
-  generated training traces.
+- `arithmetic-v1` and `arithmetic-add-sub-v1` use only held-out problems
+  (`arithmetic.is_held_out`), which the training generator never yields for any seed or
+  params, so their prompts never occur in generated training traces.
 - `high-card-duel-v1` uses episode seeds 1,000,000..1,000,199, inside the range reserved
   for eval sets (the registry refuses training requests that reach it). Only 56 * 55 deals
   exist, so its card pairs do recur in training data; disjointness is by episode seed.
@@ -14,6 +14,7 @@ How each set is kept apart from training data:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,14 @@ from tunix_rt.traces.schema import ReasoningTrace
 ARITHMETIC_EVAL_SEED = EVAL_SEED_BASE
 ARITHMETIC_EVAL_DIGITS: tuple[int, ...] = (2, 3, 4, 5)
 ARITHMETIC_EVAL_COUNT = 120
+ADD_SUB_EVAL_SEED = EVAL_SEED_BASE + 1
+ADD_SUB_EVAL_CELLS: tuple[tuple[Operation, int], ...] = (
+    ("add", 2),
+    ("sub", 2),
+    ("add", 3),
+    ("sub", 3),
+)
+ADD_SUB_EVAL_COUNT = 200
 HIGH_CARD_DUEL_EVAL_SEED = EVAL_SEED_BASE
 HIGH_CARD_DUEL_EVAL_COUNT = 200
 
@@ -58,6 +67,7 @@ class EvalSetSpec:
     seed: int
     sha256: str
     build: Callable[[], Iterator[ReasoningTrace]]
+    group_by: tuple[str, ...] = ()  # the meta keys an evaluation's breakdown uses
 
 
 def _arithmetic_v1() -> Iterator[ReasoningTrace]:
@@ -74,6 +84,20 @@ def _arithmetic_v1() -> Iterator[ReasoningTrace]:
         seen.add(problem)
         op, a, b = problem
         yield arithmetic_trace(op, a, b, seed=ARITHMETIC_EVAL_SEED, index=index, digits=digits)
+
+
+def _arithmetic_add_sub_v1() -> Iterator[ReasoningTrace]:
+    """Cells cycle add/sub x 2/3 digits: 50 distinct held-out problems per cell."""
+    seen: set[tuple[Operation, int, int]] = set()
+    for index in range(ADD_SUB_EVAL_COUNT):
+        operation, digits = ADD_SUB_EVAL_CELLS[index % len(ADD_SUB_EVAL_CELLS)]
+        rng = item_rng(EVAL_NAMESPACE, ADD_SUB_EVAL_SEED, index)
+        problem = draw_problem(rng, operation, digits, held_out=True)
+        while problem in seen:
+            problem = draw_problem(rng, operation, digits, held_out=True)
+        seen.add(problem)
+        op, a, b = problem
+        yield arithmetic_trace(op, a, b, seed=ADD_SUB_EVAL_SEED, index=index, digits=digits)
 
 
 def _high_card_duel_v1() -> Iterator[ReasoningTrace]:
@@ -95,6 +119,22 @@ EVAL_SETS: Mapping[str, EvalSetSpec] = MappingProxyType(
             seed=ARITHMETIC_EVAL_SEED,
             sha256="dd52225cb36eacdb2555d9d8b3053627bfc2846b979bc44cc0d00fe1124cac9f",
             build=_arithmetic_v1,
+            group_by=("operation", "digits"),
+        ),
+        "arithmetic-add-sub-v1": EvalSetSpec(
+            name="arithmetic-add-sub-v1",
+            family="arithmetic-add-sub",
+            version="1",
+            description=(
+                "200 held-out additions and subtractions with 2- and 3-digit operands (50 of "
+                "each), never produced by the training generator: the quickstart's yardstick."
+            ),
+            item_count=ADD_SUB_EVAL_COUNT,
+            generator="arithmetic",
+            seed=ADD_SUB_EVAL_SEED,
+            sha256="8afdfec83251ed3fde2df91993d6583b39a4ebcd1a98ca0c435af9811a0b2df8",
+            build=_arithmetic_add_sub_v1,
+            group_by=("operation", "digits"),
         ),
         "high-card-duel-v1": EvalSetSpec(
             name="high-card-duel-v1",
@@ -109,6 +149,7 @@ EVAL_SETS: Mapping[str, EvalSetSpec] = MappingProxyType(
             seed=HIGH_CARD_DUEL_EVAL_SEED,
             sha256="f944f3a9840122f8c80f48df20cc81202316c890a783b77be1cc86c7c4bbb2d8",
             build=_high_card_duel_v1,
+            group_by=("result",),
         ),
     }
 )
@@ -133,6 +174,13 @@ def _tagged(spec: EvalSetSpec) -> Iterator[ReasoningTrace]:
     for index, trace in enumerate(spec.build()):
         meta = {**(trace.meta or {}), "eval_set": spec.name, "eval_index": index}
         yield trace.model_copy(update={"meta": meta})
+
+
+@functools.cache
+def eval_prompts() -> frozenset[str]:
+    """The prompt of every item of every registered eval set: a dataset build leaves traces
+    with these prompts out, so that a held-out set stays held out."""
+    return frozenset(trace.prompt for spec in EVAL_SETS.values() for trace in spec.build())
 
 
 def eval_set_digest(name: str) -> str:

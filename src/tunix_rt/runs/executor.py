@@ -1,8 +1,9 @@
-"""The executor: claims queued runs and runs each in its own worker process.
+"""The executor: claims queued jobs (training runs and evaluations) and runs each in its own
+worker process.
 
 It lives in the server process as one asyncio task. Every tick it reaps finished workers,
-stops cancelled ones (SIGTERM, then SIGKILL after the grace period), and claims queued runs
-while fewer than `TUNIX_RT_MAX_CONCURRENT_RUNS` run. On start it marks runs that this host was
+stops cancelled ones (SIGTERM, then SIGKILL after the grace period), and claims queued jobs
+while fewer than `TUNIX_RT_MAX_CONCURRENT_RUNS` run. On start it marks jobs that this host was
 running, but whose process is gone, as failed.
 """
 
@@ -14,13 +15,13 @@ import os
 import signal
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.runs import store
-from tunix_rt.runs.paths import LOG_FILE, run_dir
+from tunix_rt.runs import jobs
+from tunix_rt.runs.jobs import Job
+from tunix_rt.runs.paths import job_log
 from tunix_rt.settings import Settings
 
 POLL_SECONDS = 0.5
@@ -37,7 +38,7 @@ class Worker:
 class RunExecutor:
     engine: AsyncEngine
     settings: Settings
-    workers: dict[uuid.UUID, Worker] = field(default_factory=dict)
+    workers: dict[Job, Worker] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -45,7 +46,7 @@ class RunExecutor:
         self._task = asyncio.create_task(self._loop(), name="tunix-rt run executor")
 
     def wake(self) -> None:
-        """Look at the queue now (a run was just submitted or cancelled)."""
+        """Look at the queue now (a job was just submitted or cancelled)."""
         self._wake.set()
 
     async def stop(self) -> None:
@@ -53,8 +54,8 @@ class RunExecutor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for run_id, worker in list(self.workers.items()):
-            await self._terminate(run_id, worker, reason="the server stopped while it ran")
+        for job, worker in list(self.workers.items()):
+            await self._terminate(job, worker, reason="the server stopped while it ran")
 
     async def _loop(self) -> None:
         await self.recover()
@@ -62,33 +63,35 @@ class RunExecutor:
             try:
                 await self.tick()
             except Exception as exc:  # keep the executor alive; the next tick retries
-                print(f"run executor: {type(exc).__name__}: {exc}", file=sys.stderr)
+                print(f"job executor: {type(exc).__name__}: {exc}", file=sys.stderr)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()
 
     async def recover(self) -> None:
-        """Fail runs this host marked running whose process is gone."""
-        for run_id, pid, _ in await store.running_here(self.engine):
-            if run_id in self.workers or (pid is not None and _alive(pid)):
+        """Fail jobs this host marked running whose process is gone."""
+        for running in await jobs.running_here(self.engine):
+            job, pid = running.job, running.pid
+            if job in self.workers or (pid is not None and _alive(pid)):
                 continue
-            await store.finish(
+            await jobs.finish(
                 self.engine,
-                run_id,
+                job.kind,
+                job.id,
                 "failed",
                 error="the worker process is gone (the server stopped or crashed while it ran)",
             )
 
     async def tick(self) -> None:
-        for run_id, worker in list(self.workers.items()):
+        for job, worker in list(self.workers.items()):
             if worker.process.returncode is not None:
-                await self._reap(run_id, worker)
-        for run_id, _pid, cancel in await store.running_here(self.engine):
-            running = self.workers.get(run_id)
-            if running is not None and cancel:
-                self._stop(running)
+                await self._reap(job, worker)
+        for running in await jobs.running_here(self.engine):
+            cancelled = self.workers.get(running.job)
+            if cancelled is not None and running.cancel_requested:
+                self._stop(cancelled)
         while len(self.workers) < self.settings.max_concurrent_runs:
-            claimed = await store.claim_next(self.engine, self.settings.max_concurrent_runs)
+            claimed = await jobs.claim_next(self.engine, self.settings.max_concurrent_runs)
             if claimed is None:
                 break
             await self._spawn(claimed)
@@ -105,39 +108,44 @@ class RunExecutor:
             worker.process.kill()
             worker.killed = True
 
-    async def _spawn(self, run_id: uuid.UUID) -> None:
-        folder = run_dir(self.settings.runs_dir, run_id)
-        folder.mkdir(parents=True, exist_ok=True)
+    async def _spawn(self, job: Job) -> None:
+        log = job_log(self.settings.runs_dir, job)
+        log.parent.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env["TUNIX_RT_DATABASE_URL"] = self.settings.database_url
         env["TUNIX_RT_RUNS_DIR"] = str(self.settings.runs_dir.resolve())
         env["TUNIX_RT_DATA_DIR"] = str(self.settings.data_dir.resolve())
-        with (folder / LOG_FILE).open("ab") as log_file:
+        with log.open("ab") as log_file:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "tunix_rt.runs.worker",
-                str(run_id),
+                job.kind,
+                str(job.id),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=asyncio.subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
             )
-        self.workers[run_id] = Worker(process)
-        await store.set_pid(self.engine, run_id, process.pid)
+        self.workers[job] = Worker(process)
+        await jobs.set_pid(self.engine, job, process.pid)
 
-    async def _reap(self, run_id: uuid.UUID, worker: Worker) -> None:
-        del self.workers[run_id]
+    async def _reap(self, job: Job, worker: Worker) -> None:
+        del self.workers[job]
         code = worker.process.returncode
         if worker.stop_sent_at is not None:
-            await store.finish(self.engine, run_id, "cancelled", error="cancelled")
+            await jobs.finish(self.engine, job.kind, job.id, "cancelled", error="cancelled")
         else:
-            await store.finish(
-                self.engine, run_id, "failed", error=f"the worker process exited with {_exit(code)}"
+            await jobs.finish(
+                self.engine,
+                job.kind,
+                job.id,
+                "failed",
+                error=f"the worker process exited with {_exit(code)}",
             )
 
-    async def _terminate(self, run_id: uuid.UUID, worker: Worker, *, reason: str) -> None:
+    async def _terminate(self, job: Job, worker: Worker, *, reason: str) -> None:
         if worker.process.returncode is None:
             worker.process.send_signal(signal.SIGTERM)
             try:
@@ -147,8 +155,8 @@ class RunExecutor:
             except TimeoutError:
                 worker.process.kill()
                 await worker.process.wait()
-        await store.finish(self.engine, run_id, "failed", error=reason)
-        self.workers.pop(run_id, None)
+        await jobs.finish(self.engine, job.kind, job.id, "failed", error=reason)
+        self.workers.pop(job, None)
 
 
 def _alive(pid: int) -> bool:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tunix_rt.errors import NotFoundError
 from tunix_rt.runs.schema import ArtifactInfo
 
+if TYPE_CHECKING:
+    from tunix_rt.runs.jobs import Job
+
 LOG_FILE = "train.log"
+EVALUATIONS_DIR = "evaluations"
+EVALUATION_LOG_FILE = "eval.log"
 DATASET_FILE = "dataset.jsonl"
 EVAL_FILE = "eval.jsonl"
 MANIFEST_FILE = "manifest.yaml"
@@ -17,6 +23,18 @@ MANIFEST_FILE = "manifest.yaml"
 def run_dir(runs_dir: Path, run_id: uuid.UUID) -> Path:
     """`<runs_dir>/<run id>`: every file of a run lives under it."""
     return runs_dir.resolve() / str(run_id)
+
+
+def evaluation_dir(runs_dir: Path, run_id: uuid.UUID, evaluation_id: uuid.UUID) -> Path:
+    """`<runs_dir>/<run id>/evaluations/<evaluation id>`: an evaluation's files (its log)."""
+    return run_dir(runs_dir, run_id) / EVALUATIONS_DIR / str(evaluation_id)
+
+
+def job_log(runs_dir: Path, job: Job) -> Path:
+    """The log file a job's worker writes."""
+    if job.kind == "run":
+        return run_dir(runs_dir, job.id) / LOG_FILE
+    return evaluation_dir(runs_dir, job.run_id, job.id) / EVALUATION_LOG_FILE
 
 
 def output_dir(runs_dir: Path, run_id: uuid.UUID, manifest_output_dir: str) -> Path:

@@ -1,23 +1,19 @@
-"""The run registry: create, claim, update and read runs and their metrics."""
+"""The run registry: create and read runs and their metrics (the queue is `runs.jobs`)."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.db.models import run_metrics_table as M
 from tunix_rt.db.models import runs_table as R
-from tunix_rt.errors import ConflictError, NotFoundError
-from tunix_rt.runs.schema import FINISHED, MetricPoint, RunRecord, RunStatus, RunSummary
-from tunix_rt.traces.store import utc_now
-
-HOST = socket.gethostname()
-_CLAIM_LOCK = 0x7275_6E73  # "runs": PostgreSQL advisory lock around claiming
+from tunix_rt.errors import NotFoundError
+from tunix_rt.runs.jobs import new_job_values
+from tunix_rt.runs.schema import MetricPoint, RunRecord, RunStatus, RunSummary
 
 
 async def create_run(
@@ -29,19 +25,13 @@ async def create_run(
     pid: int | None = None,
 ) -> uuid.UUID:
     run_id = uuid.uuid4()
-    now = utc_now()
     async with engine.begin() as conn:
         await conn.execute(
             insert(R).values(
                 id=run_id,
-                status=status,
-                created_at=now,
-                started_at=now if status == "running" else None,
                 dataset_key=dataset_key,
                 manifest=manifest,
-                host=HOST if status == "running" else None,
-                pid=pid,
-                cancel_requested=False,
+                **new_job_values(status, pid),
             )
         )
     return run_id
@@ -77,109 +67,6 @@ async def list_runs(
     rows = (await conn.execute(stmt)).all()
     items = [RunSummary.model_validate(dict(r._mapping)) for r in rows[:limit]]
     return items, len(rows) > limit
-
-
-async def claim_next(engine: AsyncEngine, max_running: int) -> uuid.UUID | None:
-    """Mark the oldest queued run as running on this host, unless `max_running` already run.
-
-    One statement on SQLite (its writer lock makes it atomic); on PostgreSQL an advisory lock
-    serialises claims, and SKIP LOCKED lets several servers share one queue safely.
-    """
-    async with engine.connect() as conn:  # a read: an idle queue never takes the write lock
-        queued = select(R.c.id).where(R.c.status == "queued").limit(1)
-        if (await conn.execute(queued)).first() is None:
-            return None
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CLAIM_LOCK})
-        oldest = (
-            select(R.c.id)
-            .where(R.c.status == "queued")
-            .order_by(R.c.created_at, R.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        running = select(func.count()).select_from(R).where(R.c.status == "running")
-        stmt = (
-            update(R)
-            .where(
-                and_(
-                    R.c.id == oldest,
-                    R.c.status == "queued",
-                    running.scalar_subquery() < max_running,
-                )
-            )
-            .values(status="running", host=HOST, started_at=utc_now())
-            .returning(R.c.id)
-        )
-        row = (await conn.execute(stmt)).first()
-    return None if row is None else row[0]
-
-
-async def set_pid(engine: AsyncEngine, run_id: uuid.UUID, pid: int) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(update(R).where(R.c.id == run_id).values(pid=pid))
-
-
-async def finish(
-    engine: AsyncEngine,
-    run_id: uuid.UUID,
-    status: RunStatus,
-    *,
-    error: str | None = None,
-    result: dict[str, Any] | None = None,
-) -> bool:
-    """Move a run that has not finished yet to a final status; False if it already had one."""
-    assert status in FINISHED
-    async with engine.begin() as conn:
-        outcome = await conn.execute(
-            update(R)
-            .where(R.c.id == run_id, R.c.status.in_(["queued", "running"]))
-            .values(status=status, finished_at=utc_now(), error=error, result=result)
-        )
-    return bool(outcome.rowcount)
-
-
-async def request_cancel(engine: AsyncEngine, run_id: uuid.UUID) -> RunStatus:
-    """Cancel a queued run at once; ask a running one to stop. Returns the status after."""
-    async with engine.begin() as conn:
-        row = (await conn.execute(select(R.c.status).where(R.c.id == run_id))).first()
-        if row is None:
-            raise NotFoundError(f"run {run_id} not found")
-        status: RunStatus = row[0]
-        if status in FINISHED:
-            raise ConflictError(f"run {run_id} already {status}")
-        if status == "queued":
-            await conn.execute(
-                update(R)
-                .where(R.c.id == run_id, R.c.status == "queued")
-                .values(
-                    status="cancelled", finished_at=utc_now(), error="cancelled before it started"
-                )
-            )
-            return "cancelled"
-        await conn.execute(update(R).where(R.c.id == run_id).values(cancel_requested=True))
-        return "running"
-
-
-async def cancel_requested(engine: AsyncEngine, run_id: uuid.UUID) -> bool:
-    async with engine.connect() as conn:
-        value = (await conn.execute(select(R.c.cancel_requested).where(R.c.id == run_id))).scalar()
-    return bool(value)
-
-
-async def running_here(engine: AsyncEngine) -> list[tuple[uuid.UUID, int | None, bool]]:
-    """`(id, pid, cancel_requested)` of the runs this host is running."""
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(R.c.id, R.c.pid, R.c.cancel_requested).where(
-                    R.c.status == "running", R.c.host == HOST
-                )
-            )
-        ).all()
-    return [(r.id, r.pid, r.cancel_requested) for r in rows]
 
 
 async def add_metrics(

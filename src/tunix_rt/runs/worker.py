@@ -1,8 +1,9 @@
 """Executing one run: export its dataset, train with Tunix, record metrics, logs and outcome.
 
-`python -m tunix_rt.runs.worker RUN_ID` is the process the executor starts for a claimed run;
-`tunix-rt train` calls `execute_run` in the foreground. SIGTERM (or `stop`) ends the run
-cleanly at the next step, as `cancelled`.
+`python -m tunix_rt.runs.worker run|evaluation ID` is the process the executor starts for a
+claimed job; `tunix-rt train` calls `execute_run` in the foreground (and `tunix-rt eval`
+`evals.job.execute_evaluation`). SIGTERM (or `stop`) ends the job cleanly at its next step,
+as `cancelled`.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.service import check_export, manifest_counts, open_export
 from tunix_rt.db.engine import create_engine
-from tunix_rt.runs import store
+from tunix_rt.runs import jobs, store
+from tunix_rt.runs.jobs import Job
 from tunix_rt.runs.paths import DATASET_FILE, EVAL_FILE, MANIFEST_FILE, output_dir, run_dir
 from tunix_rt.runs.schema import MetricPoint, RunStatus
 from tunix_rt.settings import Settings, get_settings
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from tunix_rt.tunix.runner import StepMetrics
 
 FLUSH_SECONDS = 0.5
+T = TypeVar("T")
 
 
 def print_line(message: str) -> None:
@@ -65,10 +68,14 @@ async def execute_run(
     stop: threading.Event,
     on_step: Callable[[StepMetrics], None] | None = None,
     log: Callable[[str], None] = print_line,
+    *,
+    queue_evaluation: bool = True,
 ) -> RunStatus:
     """Run `run_id` (already marked running) to its end; returns the final status.
 
     `log` gets the run's log lines (the worker prints them: its output is the run's log file).
+    A succeeded run whose manifest has an `evaluation` section queues it (unless
+    `queue_evaluation` is false: `tunix-rt train` evaluates in the foreground instead).
     """
     pending: queue.SimpleQueue[MetricPoint] = queue.SimpleQueue()
     try:
@@ -106,36 +113,59 @@ async def execute_run(
             if on_step is not None:
                 on_step(metrics)
 
-        training = asyncio.create_task(
-            asyncio.to_thread(
-                run_training,
+        result = await supervise(
+            engine,
+            Job("run", run_id, run_id),
+            stop,
+            lambda: run_training(
                 manifest,
                 dataset_jsonl=train_file,
                 output_dir=out,
                 eval_jsonl=eval_file,
                 on_step=step_hook,
                 should_stop=stop.is_set,
-            )
+            ),
+            flush=lambda: _flush(engine, run_id, pending),
+            log=log,
         )
-        while not training.done():
-            await asyncio.wait({training}, timeout=FLUSH_SECONDS)
-            await _flush(engine, run_id, pending)
-            if not stop.is_set() and await store.cancel_requested(engine, run_id):
-                log(f"run {run_id}: cancel requested")
-                stop.set()
-        result = training.result()
-        await _flush(engine, run_id, pending)
         status: RunStatus = "cancelled" if result.status == "stopped" else "succeeded"
-        await store.finish(engine, run_id, status, result=result.to_dict())
+        await jobs.finish(engine, "run", run_id, status, result=result.to_dict())
         log(f"run {run_id}: {status} after {result.steps} steps (final loss {result.final_loss})")
+        if status == "succeeded" and manifest.evaluation is not None and queue_evaluation:
+            from tunix_rt.evals.service import queue_after_run
+
+            await queue_after_run(engine, run_id, manifest, log)
         return status
     except Exception as exc:
         log(traceback.format_exc())
         await _flush(engine, run_id, pending)
         message = f"{type(exc).__name__}: {exc}".strip()
-        await store.finish(engine, run_id, "failed", error=message)
+        await jobs.finish(engine, "run", run_id, "failed", error=message)
         log(f"run {run_id}: failed: {message}")
         return "failed"
+
+
+async def supervise(
+    engine: AsyncEngine,
+    job: Job,
+    stop: threading.Event,
+    work: Callable[[], T],
+    *,
+    flush: Callable[[], Awaitable[None]],
+    log: Callable[[str], None],
+) -> T:
+    """Run a job's `work` on a thread; every FLUSH_SECONDS store what it reported (`flush`) and
+    turn a cancel request into `stop`, which the work polls."""
+    task = asyncio.create_task(asyncio.to_thread(work))
+    while not task.done():
+        await asyncio.wait({task}, timeout=FLUSH_SECONDS)
+        await flush()
+        if not stop.is_set() and await jobs.cancel_requested(engine, job.kind, job.id):
+            log(f"{job.kind} {job.id}: cancel requested")
+            stop.set()
+    result = task.result()
+    await flush()
+    return result
 
 
 async def _flush(
@@ -149,16 +179,20 @@ async def _flush(
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    run_id = uuid.UUID(args[0])
+    kind, job_id = args[0], uuid.UUID(args[1])
     settings = get_settings()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
-    async def go() -> RunStatus:
+    async def go() -> str:
         engine = create_engine(settings.database_url)
         try:
-            return await execute_run(engine, settings, run_id, stop)
+            if kind == "evaluation":
+                from tunix_rt.evals.job import execute_evaluation
+
+                return await execute_evaluation(engine, settings, job_id, stop)
+            return await execute_run(engine, settings, job_id, stop)
         finally:
             await engine.dispose()
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from tunix_rt.errors import InvalidInputError
-from tunix_rt.evals.answers import answer_match
+from tunix_rt.evals.answers import answer_match, expected_answer_of
 from tunix_rt.traces.schema import ReasoningTrace
 
 Criteria = Literal["baseline", "answer_match"]
@@ -46,21 +46,13 @@ def baseline_score(trace: ReasoningTrace, *, now: datetime | None = None) -> Sco
     )
 
 
-def expected_answer(trace: ReasoningTrace) -> str | None:
-    """`meta.expected_answer` as text (integers are accepted); None when absent or blank."""
-    value = (trace.meta or {}).get("expected_answer")
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    return value if isinstance(value, str) and value.strip() else None
-
-
 def answer_match_score(trace: ReasoningTrace, *, now: datetime | None = None) -> ScoreResult:
     """100 when `final_answer` equals `meta.expected_answer` after normalisation, else 0.
 
     Normalisation is `evals.answers.normalize_answer` (case, whitespace, one trailing period,
     thousands separators). A trace without an expected answer raises `InvalidInputError`.
     """
-    expected = expected_answer(trace)
+    expected = expected_answer_of(trace.meta)
     if expected is None:
         raise InvalidInputError(
             "criteria answer_match needs meta.expected_answer (a non-empty string or an "

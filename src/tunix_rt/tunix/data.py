@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     import sentencepiece as spm
 
 SEQ_LEN_MULTIPLE = 16
+#: Training batches group examples of similar length: each batch is cut to its longest
+#: example's bucket (a multiple of this many tokens), so a step computes on little padding, and
+#: a run compiles one step per bucket (a few) instead of one.
+BUCKET_TOKENS = 32
 
 
 class DatasetError(InvalidInputError):
@@ -67,6 +71,12 @@ class PreparedData:
     @property
     def size(self) -> int:
         return int(self.tokens.shape[0])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Non-padding tokens per example."""
+        counts: np.ndarray = np.count_nonzero(self.tokens != PAD_ID, axis=1)
+        return counts
 
     def subset(self, start: int, stop: int) -> PreparedData:
         return PreparedData(self.tokens[start:stop], self.mask[start:stop], self.seq_len, 0, 0)
@@ -168,18 +178,29 @@ def total_steps(train_size: int, batch_size: int, num_epochs: int, max_steps: in
     return max(1, math.ceil(num_epochs * train_size / batch_size))
 
 
-def batch_indices(size: int, batch_size: int, seed: int) -> Iterator[np.ndarray]:
-    """An endless stream of batches of row indices: epoch e is a permutation drawn from
-    `numpy.random.default_rng([seed, e])`, and batches run across epoch boundaries, so every
-    batch is full and the order depends only on (size, batch_size, seed)."""
-    buffer: list[int] = []
+def batch_plan(
+    lengths: np.ndarray, batch_size: int, seed: int, seq_len: int, bucket: int = BUCKET_TOKENS
+) -> Iterator[tuple[np.ndarray, int]]:
+    """An endless stream of `(row indices, width)` batches.
+
+    Epoch e walks the examples in the permutation `numpy.random.default_rng([seed, e])`; each
+    example joins the queue of its length bucket (its length rounded up to `bucket` tokens, at
+    most `seq_len`), and a queue that reaches `batch_size` becomes the next batch, cut to that
+    width. Queues carry over from epoch to epoch, so every batch is full, every example comes
+    once per epoch (give or take the examples still queued), frequent lengths come as often as
+    they occur, and the order depends only on (lengths, batch_size, seed, seq_len).
+    """
+    widths = np.minimum(seq_len, -(-lengths // bucket) * bucket).tolist()
+    queues: dict[int, list[int]] = {}
     epoch = 0
     while True:
-        while len(buffer) < batch_size:
-            buffer.extend(np.random.default_rng([seed, epoch]).permutation(size).tolist())
-            epoch += 1
-        yield np.asarray(buffer[:batch_size], dtype=np.int64)
-        del buffer[:batch_size]
+        for index in np.random.default_rng([seed, epoch]).permutation(len(widths)).tolist():
+            queue = queues.setdefault(widths[index], [])
+            queue.append(index)
+            if len(queue) == batch_size:
+                yield np.asarray(queue, dtype=np.int64), widths[index]
+                queue.clear()
+        epoch += 1
 
 
 def process_rows(batch_size: int, process_index: int, process_count: int) -> slice:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tunix_rt.datasets.schema import KEY_PATTERN
+from tunix_rt.evals.schema import EvaluationOptions
 
 # The safe dumper (plain data only, as `yaml.safe_dump`) with libyaml's emitter, which PyYAML's
 # wheels include: the YAML is the same data, written in a fifth of the time (a millisecond of
@@ -28,9 +29,13 @@ class ManifestModel(BaseModel):
 
 ModelSource = Literal["tiny", "local"]
 
+# The tiny model's default size (see `tunix.models.tiny_spec`).
+TINY_LAYERS = 2
+TINY_WIDTH = 128
+
 
 class ModelSection(ManifestModel):
-    OMIT_WHEN_DEFAULT = frozenset({"source", "path"})
+    OMIT_WHEN_DEFAULT = frozenset({"source", "path", "layers", "width"})
 
     model_id: str = Field(min_length=1, max_length=255, description="e.g. google/gemma-2b-it")
     source: ModelSource = Field(
@@ -47,6 +52,18 @@ class ModelSection(ManifestModel):
         description="Absolute path of a local Gemma checkpoint (HF safetensors dir); `local` only.",
     )
 
+    layers: int | None = Field(
+        default=None, ge=1, le=64, description=f"`tiny` only: blocks (default {TINY_LAYERS})."
+    )
+    width: int | None = Field(
+        default=None,
+        ge=32,
+        le=2048,
+        multiple_of=16,
+        description=f"`tiny` only: the embedding width (default {TINY_WIDTH}); 4 heads of "
+        "width / 4, an MLP 4 x wide.",
+    )
+
     @field_validator("path")
     @classmethod
     def _absolute(cls, path: str | None) -> str | None:
@@ -58,7 +75,17 @@ class ModelSection(ManifestModel):
             raise ValueError("model.path is required when model.source is local")
         if self.source == "tiny" and self.path is not None:
             raise ValueError("model.path is only used with model.source local")
+        if self.source == "local" and (self.layers is not None or self.width is not None):
+            raise ValueError("model.layers and model.width size the tiny model only")
         return self
+
+    @property
+    def tiny_layers(self) -> int:
+        return self.layers or TINY_LAYERS
+
+    @property
+    def tiny_width(self) -> int:
+        return self.width or TINY_WIDTH
 
 
 class TokenizerSection(ManifestModel):
@@ -74,7 +101,10 @@ class TokenizerSection(ManifestModel):
         ),
     )
     vocab_size: int = Field(
-        default=512, ge=320, le=65536, description="Pieces of a tokenizer trained for `tiny`."
+        default=1024,
+        ge=320,
+        le=65536,
+        description="At most this many pieces in a tokenizer trained for `tiny`.",
     )
 
     @field_validator("path")
@@ -152,11 +182,14 @@ class DatasetSection(ManifestModel):
 LrSchedule = Literal["constant", "warmup_cosine"]
 
 
-# The hyperparameters that the manifest and the original flat API requests share.
-LEARNING_RATE = Field(default=2e-5, gt=0, le=1)
-NUM_EPOCHS = Field(default=3, ge=1, le=100)
-BATCH_SIZE = Field(default=8, ge=1, le=512)
-MAX_SEQ_LENGTH = Field(default=2048, ge=128, le=32768)
+# The hyperparameters that the manifest and the original flat API requests share: their ranges,
+# the defaults for a real (local) checkpoint, and the tiny model's own, which is trained from
+# scratch and needs a rate a hundred times higher to learn in minutes.
+LearningRate = Annotated[float, Field(gt=0, le=1)]
+NumEpochs = Annotated[int, Field(ge=1, le=100)]
+BatchSize = Annotated[int, Field(ge=1, le=512)]
+MaxSeqLength = Annotated[int, Field(ge=128, le=32768)]
+TINY_TRAINING_DEFAULTS: dict[str, Any] = {"learning_rate": 3e-3}
 
 
 class TrainingSection(ManifestModel):
@@ -172,13 +205,14 @@ class TrainingSection(ManifestModel):
             "max_grad_norm",
             "checkpoint_every_n_steps",
             "checkpoints_to_keep",
+            "max_minutes",
         }
     )
 
-    learning_rate: float = LEARNING_RATE
-    num_epochs: int = NUM_EPOCHS
-    batch_size: int = BATCH_SIZE
-    max_seq_length: int = MAX_SEQ_LENGTH
+    learning_rate: LearningRate = 2e-5
+    num_epochs: NumEpochs = 3
+    batch_size: BatchSize = 8
+    max_seq_length: MaxSeqLength = 2048
     max_steps: int | None = Field(
         default=None, ge=1, le=10_000_000, description="Default: num_epochs over the data."
     )
@@ -191,6 +225,12 @@ class TrainingSection(ManifestModel):
     max_grad_norm: float | None = Field(default=1.0, gt=0, le=1e6)
     checkpoint_every_n_steps: int | None = Field(default=None, ge=1, le=10_000_000)
     checkpoints_to_keep: int = Field(default=1, ge=1, le=100)
+    max_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        le=100_000,
+        description="Stop training (with a checkpoint, as completed) after this many minutes.",
+    )
 
 
 class OutputSection(ManifestModel):
@@ -208,7 +248,7 @@ class RunManifest(ManifestModel):
     version: Literal["1.0"] = "1.0"
     runner: Literal["tunix"] = "tunix"
     mode: Literal["sft"] = "sft"
-    OMIT_WHEN_DEFAULT = frozenset({"tokenizer", "lora", "mesh"})
+    OMIT_WHEN_DEFAULT = frozenset({"tokenizer", "lora", "mesh", "evaluation"})
 
     model: ModelSection
     dataset: DatasetSection
@@ -223,6 +263,24 @@ class RunManifest(ManifestModel):
     mesh: MeshSection | None = Field(
         default=None, description="Device mesh; absent: shape [1, 1] over ['fsdp', 'tp']."
     )
+    evaluation: EvaluationOptions | None = Field(
+        default=None,
+        description="Queued when the run succeeds: evalset or dataset_key (+ split), base, "
+        "and the generation options of POST /api/tunix/runs/{id}/evaluate.",
+    )
+
+    @model_validator(mode="after")
+    def _model_defaults(self) -> RunManifest:
+        """Training fields left out take the tiny model's own defaults when it is the model."""
+        if self.model.source == "tiny":
+            unset = {
+                name: value
+                for name, value in TINY_TRAINING_DEFAULTS.items()
+                if name not in self.training.model_fields_set
+            }
+            if unset:
+                self.training = self.training.model_copy(update=unset)
+        return self
 
     def to_yaml(self, *, resolved: bool = False) -> str:
         """The YAML text; optional fields at their default are left out unless `resolved`."""
@@ -254,7 +312,7 @@ def _compact(model: ManifestModel) -> dict[str, Any]:
         if isinstance(value, ManifestModel):
             out[name] = _compact(value)
         elif isinstance(value, BaseModel):
-            out[name] = value.model_dump(mode="json")
+            out[name] = value.model_dump(mode="json", exclude_defaults=True)
         else:
             out[name] = value
     return out
@@ -281,22 +339,22 @@ def dataset_export_path(key: str) -> str:
     return f"datasets/{key}/tunix_sft.jsonl"
 
 
-class Hyperparameters(BaseModel):
-    """The training fields the original API takes flat, with `TrainingSection`'s ranges."""
+_MODEL_DEFAULT = "Default: the model's (the tiny model's own, else the training section's)."
 
-    learning_rate: float = LEARNING_RATE
-    num_epochs: int = NUM_EPOCHS
-    batch_size: int = BATCH_SIZE
-    max_seq_length: int = MAX_SEQ_LENGTH
+
+class Hyperparameters(BaseModel):
+    """The training fields the original API takes flat, with `TrainingSection`'s ranges; one
+    left out takes the default of the model the manifest is for."""
+
+    learning_rate: LearningRate | None = Field(default=None, description=_MODEL_DEFAULT)
+    num_epochs: NumEpochs | None = Field(default=None, description=_MODEL_DEFAULT)
+    batch_size: BatchSize | None = Field(default=None, description=_MODEL_DEFAULT)
+    max_seq_length: MaxSeqLength | None = Field(default=None, description=_MODEL_DEFAULT)
 
     def training(self) -> TrainingSection:
-        """These values as the manifest's training section."""
-        return TrainingSection(
-            learning_rate=self.learning_rate,
-            num_epochs=self.num_epochs,
-            batch_size=self.batch_size,
-            max_seq_length=self.max_seq_length,
-        )
+        """The values given, as the manifest's training section."""
+        given = self.model_dump(include=set(Hyperparameters.model_fields), exclude_none=True)
+        return TrainingSection(**given)
 
 
 class ManifestRequest(Hyperparameters):

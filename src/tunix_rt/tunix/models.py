@@ -19,16 +19,15 @@ import jax.numpy as jnp
 from flax import nnx
 
 from tunix_rt.errors import InvalidInputError
-from tunix_rt.tunix.manifest import LoraSection, MeshSection, RunManifest
+from tunix_rt.tunix.manifest import TINY_LAYERS, TINY_WIDTH, LoraSection, MeshSection, RunManifest
 
 # The tiny model: Gemma3 blocks (RMSNorm, GQA attention with RoPE and QK-norm, gated GELU MLP,
-# tied embeddings), small enough to train on a laptop CPU in about a minute.
-TINY_LAYERS = 2
-TINY_EMBED_DIM = 64
-TINY_HIDDEN_DIM = 256
+# tied embeddings), small enough to train on a laptop CPU in minutes. `model.layers` and
+# `model.width` in the manifest size it; the MLP is 4 x wide and the 4 query heads share 2 KV
+# heads of width / 4 each.
 TINY_HEADS = 4
-TINY_HEAD_DIM = 16
 TINY_KV_HEADS = 2
+TINY_MLP_RATIO = 4
 TINY_SLIDING_WINDOW = 1024
 VOCAB_MULTIPLE = 128  # the embedding is sharded over `tp` along the vocabulary
 
@@ -54,19 +53,19 @@ class ModelSpec:
         return cls(family=data["family"], config_id=data["config_id"], fields=data["fields"])
 
 
-def tiny_spec(vocab_size: int) -> ModelSpec:
+def tiny_spec(vocab_size: int, *, layers: int = TINY_LAYERS, width: int = TINY_WIDTH) -> ModelSpec:
     """The tiny Gemma3 configuration for a tokenizer of `vocab_size` pieces."""
     num_embed = math.ceil(vocab_size / VOCAB_MULTIPLE) * VOCAB_MULTIPLE
     return ModelSpec(
         family="gemma3",
         config_id=None,
         fields={
-            "num_layers": TINY_LAYERS,
+            "num_layers": layers,
             "num_embed": num_embed,
-            "embed_dim": TINY_EMBED_DIM,
-            "hidden_dim": TINY_HIDDEN_DIM,
+            "embed_dim": width,
+            "hidden_dim": TINY_MLP_RATIO * width,
             "num_heads": TINY_HEADS,
-            "head_dim": TINY_HEAD_DIM,
+            "head_dim": width // TINY_HEADS,
             "num_kv_heads": TINY_KV_HEADS,
             "sliding_window_size": TINY_SLIDING_WINDOW,
             "param_dtype": "float32",

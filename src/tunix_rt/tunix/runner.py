@@ -66,6 +66,7 @@ class TrainingResult:
     status: Literal["completed", "stopped"]
     steps: int  # optimizer steps done (including ones restored from an earlier run)
     max_steps: int  # steps the run was planned for
+    time_limited: bool  # training.max_minutes ended it before max_steps (status completed)
     first_loss: float | None
     final_loss: float | None
     initial_eval_loss: float | None  # before the first step, when eval is on
@@ -80,7 +81,7 @@ class TrainingResult:
     eval_examples: int
     truncated_examples: int  # cut to training.max_seq_length (their completion loses its end)
     dropped_examples: int  # prompt alone reaches training.max_seq_length
-    seq_len: int  # the padded length of every batch
+    seq_len: int  # the padded length of the longest batches (each is cut to its length bucket)
     parameters: int
     trained_parameters: int
     devices: int
@@ -291,7 +292,8 @@ def run_training(
       last step).
     - `on_step` is called once per optimizer step, in order, from the training thread.
     - `should_stop` is polled before each step; once it returns True the loop ends, Tunix saves
-      a final checkpoint, and the result's status is `stopped`.
+      a final checkpoint, and the result's status is `stopped`. Past `training.max_minutes` of
+      training the loop ends the same way, as `completed` with `time_limited` set.
     - An `output_dir` that already holds checkpoints of the same manifest resumes from the
       latest one (Tunix restores it and skips the batches already trained).
     - The same manifest and data on the same machine give the same losses.
@@ -326,7 +328,11 @@ def run_training(
         assert manifest.model.path is not None
         spec = models.local_spec(manifest.model.model_id, Path(manifest.model.path))
     else:
-        spec = models.tiny_spec(int(processor.get_piece_size()))
+        spec = models.tiny_spec(
+            int(processor.get_piece_size()),
+            layers=manifest.model.tiny_layers,
+            width=manifest.model.tiny_width,
+        )
     config = models.model_config(spec)
     if processor.get_piece_size() > config.num_embed:
         raise TrainingError(
@@ -362,17 +368,23 @@ def run_training(
     hooks = _MetricsHooks(schedule, steps, step_tokens, on_step)
     trainer.with_training_hooks(hooks.tunix_hooks())
     restored_steps = trainer.train_steps
-    stopped = False
+    stopped = time_limited = False
+    deadline = None if training.max_minutes is None else 60 * training.max_minutes
 
     def train_batches() -> Iterator[Any]:
-        nonlocal stopped
-        order = data_lib.batch_indices(train_data.size, training.batch_size, training.seed)
+        nonlocal stopped, time_limited
+        plan = data_lib.batch_plan(
+            train_data.lengths, training.batch_size, training.seed, train_data.seq_len
+        )
         for _ in range(steps):
             if should_stop is not None and should_stop():
                 stopped = True
                 return
-            index = next(order)
-            tokens, mask = train_data.tokens[index], train_data.mask[index]
+            if deadline is not None and time.perf_counter() - train_start > deadline:
+                time_limited = True
+                return
+            index, width = next(plan)
+            tokens, mask = train_data.tokens[index, :width], train_data.mask[index, :width]
             step_tokens.append(int(np.count_nonzero(tokens)))
             yield peft_trainer.TrainingInput(input_tokens=tokens[rows], input_mask=mask[rows])
 
@@ -394,6 +406,7 @@ def run_training(
     losses = hooks.losses
     result = TrainingResult(
         status="stopped" if stopped and trainer.train_steps < steps else "completed",
+        time_limited=time_limited,
         steps=trainer.train_steps,
         max_steps=steps,
         first_loss=losses[0] if losses else None,
@@ -449,6 +462,42 @@ def load_checkpoint(
     many devices, else `mesh_shape`, else all devices along `fsdp`."""
     from tunix.sft import checkpoint_manager
 
+    output_dir = output_dir.resolve()  # orbax wants absolute paths
+    model, processor, manifest, spec = _rebuild(output_dir, mesh_shape)
+    manager = checkpoint_manager.CheckpointManager(str(output_dir / CHECKPOINTS_DIR))
+    try:
+        with models.activate(model.mesh):
+            restored, _ = manager.maybe_restore(
+                model.module, step=step, restore_only_lora_params=manifest.lora is not None
+            )
+    finally:
+        manager.close()
+    if restored == 0:
+        raise TrainingError(f"{output_dir / CHECKPOINTS_DIR} holds no checkpoint")
+    return TrainedModel(
+        model=model.module, tokenizer=processor, manifest=manifest, spec=spec, step=restored
+    )
+
+
+def load_base_model(output_dir: Path, *, mesh_shape: tuple[int, int] | None = None) -> TrainedModel:
+    """The run's starting point, with the run's tokenizer: the model as the run built it before
+    its first step (the tiny model's initialisation from the same seed; the local checkpoint,
+    with fresh LoRA adapters when the run used LoRA, which leave its outputs unchanged)."""
+    model, processor, manifest, spec = _rebuild(output_dir.resolve(), mesh_shape)
+    return TrainedModel(
+        model=model.module, tokenizer=processor, manifest=manifest, spec=spec, step=0
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Built:
+    module: nnx.Module
+    mesh: jax.sharding.Mesh
+
+
+def _rebuild(
+    output_dir: Path, mesh_shape: tuple[int, int] | None
+) -> tuple[_Built, Any, RunManifest, models.ModelSpec]:
     manifest_file = output_dir / RUN_MANIFEST
     if not manifest_file.is_file():
         raise TrainingError(f"{output_dir} holds no run ({RUN_MANIFEST} is missing)")
@@ -464,20 +513,7 @@ def load_checkpoint(
             update={"shape": [jax.device_count(), 1], "axis_names": ["fsdp", "tp"]}
         )
     mesh = models.create_mesh(mesh_section)
-    model = models.build_model(manifest, spec, mesh)
-    manager = checkpoint_manager.CheckpointManager(str(output_dir / CHECKPOINTS_DIR))
-    try:
-        with models.activate(mesh):
-            restored, _ = manager.maybe_restore(
-                model, step=step, restore_only_lora_params=manifest.lora is not None
-            )
-    finally:
-        manager.close()
-    if restored == 0:
-        raise TrainingError(f"{output_dir / CHECKPOINTS_DIR} holds no checkpoint")
-    return TrainedModel(
-        model=model, tokenizer=processor, manifest=manifest, spec=spec, step=restored
-    )
+    return _Built(models.build_model(manifest, spec, mesh), mesh), processor, manifest, spec
 
 
 def read_result(output_dir: Path) -> dict[str, Any]:
@@ -491,6 +527,7 @@ __all__ = [
     "TrainedModel",
     "TrainingError",
     "TrainingResult",
+    "load_base_model",
     "load_checkpoint",
     "read_result",
     "run_training",

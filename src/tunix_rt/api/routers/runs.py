@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
-from tunix_rt.runs import logs, service, store
+from tunix_rt.runs import jobs, logs, service, store
 from tunix_rt.runs.paths import artifact_path, list_artifacts, run_dir
 from tunix_rt.runs.schema import (
     ArtifactInfo,
@@ -27,6 +27,13 @@ from tunix_rt.runs.schema import (
 )
 
 router = APIRouter(prefix="/api/tunix", tags=["runs"])
+
+
+def wake_executor(http: Request) -> None:
+    """Let the server's executor look at the queue now (a job was submitted or cancelled)."""
+    executor = getattr(http.app.state, "executor", None)
+    if executor is not None:
+        executor.wake()
 
 
 class RunPage(BaseModel):
@@ -61,9 +68,7 @@ async def start_run(
     accepted = await service.submit(engine, settings.runs_dir, request)
     if accepted.run_id is None:
         return Response(accepted.model_dump_json(), media_type="application/json", status_code=200)
-    executor = getattr(http.app.state, "executor", None)
-    if executor is not None:
-        executor.wake()
+    wake_executor(http)
     return accepted
 
 
@@ -163,8 +168,6 @@ async def download_artifact(
 )
 async def cancel_run(run_id: uuid.UUID, http: Request, engine: Engine) -> CancelResult:
     """Cancel: a queued run at once; a running one stops within a few seconds."""
-    after = await store.request_cancel(engine, run_id)
-    executor = getattr(http.app.state, "executor", None)
-    if executor is not None:
-        executor.wake()
+    after = await jobs.request_cancel(engine, "run", run_id)
+    wake_executor(http)
     return CancelResult(run_id=run_id, status="cancelled" if after == "cancelled" else "cancelling")

@@ -1,0 +1,210 @@
+"""The job queue shared by training runs and evaluations.
+
+Both kinds live in their own table with the same job columns (`status`, `created_at`,
+`started_at`, `finished_at`, `host`, `pid`, `cancel_requested`, `error`) and go
+`queued → running → succeeded | failed | cancelled`. One executor claims them, oldest first
+across both tables, under one concurrency cap (`TUNIX_RT_MAX_CONCURRENT_RUNS` counts runs and
+evaluations together).
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Table, and_, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.db.models import evaluations_table as E
+from tunix_rt.db.models import runs_table as R
+from tunix_rt.errors import ConflictError, NotFoundError
+from tunix_rt.runs.schema import FINISHED, RunStatus
+from tunix_rt.traces.store import utc_now
+
+HOST = socket.gethostname()
+_CLAIM_LOCK = 0x7275_6E73  # "runs": PostgreSQL advisory lock around claiming
+
+JobKind = Literal["run", "evaluation"]
+TABLES: MappingProxyType[JobKind, Table] = MappingProxyType({"run": R, "evaluation": E})
+
+
+@dataclass(frozen=True)
+class Job:
+    """A queued or running unit of work; `run_id` is the run it belongs to (itself for a run)."""
+
+    kind: JobKind
+    id: uuid.UUID
+    run_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    job: Job
+    pid: int | None
+    cancel_requested: bool
+
+
+def _run_column(table: Table) -> Any:
+    return table.c.id if table is R else table.c.run_id
+
+
+def _running_everywhere() -> ColumnElement[int]:
+    counts = [
+        select(func.count()).select_from(t).where(t.c.status == "running").scalar_subquery()
+        for t in TABLES.values()
+    ]
+    total: ColumnElement[int] = counts[0]
+    for count in counts[1:]:
+        total = total + count
+    return total
+
+
+async def claim_next(
+    engine: AsyncEngine, max_running: int, *, kinds: tuple[JobKind, ...] = ("run", "evaluation")
+) -> Job | None:
+    """Mark the oldest queued job as running on this host, unless `max_running` jobs of any kind
+    already run.
+
+    One statement on SQLite (its writer lock makes it atomic); on PostgreSQL an advisory lock
+    serialises claims, and SKIP LOCKED lets several servers share one queue safely.
+    """
+    oldest: list[tuple[Any, JobKind]] = []
+    async with engine.connect() as conn:  # a read: an idle queue never takes the write lock
+        for kind in kinds:
+            table = TABLES[kind]
+            queued = (
+                select(table.c.created_at)
+                .where(table.c.status == "queued")
+                .order_by(table.c.created_at)
+                .limit(1)
+            )
+            row = (await conn.execute(queued)).first()
+            if row is not None:
+                oldest.append((row[0], kind))
+    for _, kind in sorted(oldest):
+        job = await _claim(engine, kind, max_running)
+        if job is not None:
+            return job
+    return None
+
+
+async def _claim(engine: AsyncEngine, kind: JobKind, max_running: int) -> Job | None:
+    table = TABLES[kind]
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CLAIM_LOCK})
+        oldest = (
+            select(table.c.id)
+            .where(table.c.status == "queued")
+            .order_by(table.c.created_at, table.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        stmt = (
+            update(table)
+            .where(
+                and_(
+                    table.c.id == oldest,
+                    table.c.status == "queued",
+                    _running_everywhere() < max_running,
+                )
+            )
+            .values(status="running", host=HOST, started_at=utc_now())
+            .returning(table.c.id, _run_column(table))
+        )
+        row = (await conn.execute(stmt)).first()
+    return None if row is None else Job(kind, row[0], row[1])
+
+
+async def set_pid(engine: AsyncEngine, job: Job, pid: int) -> None:
+    table = TABLES[job.kind]
+    async with engine.begin() as conn:
+        await conn.execute(update(table).where(table.c.id == job.id).values(pid=pid))
+
+
+async def finish(
+    engine: AsyncEngine,
+    kind: JobKind,
+    job_id: uuid.UUID,
+    status: RunStatus,
+    *,
+    error: str | None = None,
+    **values: Any,
+) -> bool:
+    """Move a job that has not finished yet to a final status (with the kind's own result
+    columns in `values`); False if it already had one."""
+    assert status in FINISHED
+    table = TABLES[kind]
+    async with engine.begin() as conn:
+        outcome = await conn.execute(
+            update(table)
+            .where(table.c.id == job_id, table.c.status.in_(["queued", "running"]))
+            .values(status=status, finished_at=utc_now(), error=error, **values)
+        )
+    return bool(outcome.rowcount)
+
+
+async def request_cancel(engine: AsyncEngine, kind: JobKind, job_id: uuid.UUID) -> RunStatus:
+    """Cancel a queued job at once; ask a running one to stop. Returns the status after."""
+    table = TABLES[kind]
+    async with engine.begin() as conn:
+        row = (await conn.execute(select(table.c.status).where(table.c.id == job_id))).first()
+        if row is None:
+            raise NotFoundError(f"{kind} {job_id} not found")
+        status: RunStatus = row[0]
+        if status in FINISHED:
+            raise ConflictError(f"{kind} {job_id} already {status}")
+        if status == "queued":
+            await conn.execute(
+                update(table)
+                .where(table.c.id == job_id, table.c.status == "queued")
+                .values(
+                    status="cancelled", finished_at=utc_now(), error="cancelled before it started"
+                )
+            )
+            return "cancelled"
+        await conn.execute(update(table).where(table.c.id == job_id).values(cancel_requested=True))
+        return "running"
+
+
+async def cancel_requested(engine: AsyncEngine, kind: JobKind, job_id: uuid.UUID) -> bool:
+    table = TABLES[kind]
+    async with engine.connect() as conn:
+        value = (
+            await conn.execute(select(table.c.cancel_requested).where(table.c.id == job_id))
+        ).scalar()
+    return bool(value)
+
+
+async def running_here(engine: AsyncEngine) -> list[RunningJob]:
+    """The jobs of every kind that this host is running."""
+    found: list[RunningJob] = []
+    async with engine.connect() as conn:
+        for kind, table in TABLES.items():
+            rows = await conn.execute(
+                select(table.c.id, _run_column(table), table.c.pid, table.c.cancel_requested)
+                .where(table.c.status == "running", table.c.host == HOST)
+                .order_by(table.c.created_at)
+            )
+            found += [
+                RunningJob(Job(kind, row[0], row[1]), row[2], bool(row[3])) for row in rows.all()
+            ]
+    return found
+
+
+def new_job_values(status: RunStatus, pid: int | None) -> dict[str, Any]:
+    """The job columns of a new row: queued, or already running here (a foreground job)."""
+    now = utc_now()
+    running = status == "running"
+    return {
+        "status": status,
+        "created_at": now,
+        "started_at": now if running else None,
+        "host": HOST if running else None,
+        "pid": pid,
+        "cancel_requested": False,
+    }
