@@ -37,6 +37,7 @@ def main() -> None:
         figures[f"datasets_{backend}"] = run("bench_datasets.py", "--backend", backend, *rows)
     figures["runs"] = run("bench_runs.py")
     figures["training"] = run("bench_training.py")
+    figures["evaluation"] = run("bench_evaluation.py")
     json.dump(figures, sys.stdout, indent=2)
     sys.stdout.write("\n")
 

@@ -136,24 +136,18 @@ async def test_runs_and_evaluations_share_one_queue_and_cap(
     )
 
     # Recovery fails a running evaluation whose worker is gone.
-    gone = await store.create_evaluation(
-        engine,
-        run_id=run_id,
-        model_id="m",
-        options=OPTIONS,
-        target=TARGET,
-        status="running",
-        pid=2**22 + 4321,
-    )
-    alive = await store.create_evaluation(
-        engine,
-        run_id=run_id,
-        model_id="m",
-        options=OPTIONS,
-        target=TARGET,
-        status="running",
-        pid=os.getpid(),
-    )
+    gone, alive = [
+        await store.create_evaluation(
+            engine,
+            run_id=run_id,
+            model_id="m",
+            options=OPTIONS,
+            target=TARGET,
+            status="running",
+            pid=pid,
+        )
+        for pid in (2**22 + 4321, os.getpid())
+    ]
     await RunExecutor(engine, Settings(database_url=database_url, runs_dir=tmp_path)).recover()
     async with engine.connect() as conn:
         assert (await store.get_evaluation(conn, gone)).status == "failed"

@@ -157,3 +157,21 @@ def _with_mesh() -> dict[str, object]:
         "output": {"output_dir": "o"},
         "mesh": {"shape": [2, 2]},
     }
+
+
+@pytest.mark.slow
+def test_max_minutes_ends_training_as_completed_with_a_checkpoint(
+    arithmetic_jsonl: Path, tmp_path: Path
+) -> None:
+    from tunix_rt.tunix.runner import load_checkpoint, run_training
+
+    # 0.3 s of training: the first step (and its compilation) alone takes longer.
+    result = run_training(
+        tiny_manifest(max_steps=10_000, max_minutes=0.005),
+        dataset_jsonl=arithmetic_jsonl,
+        output_dir=tmp_path / "run",
+    )
+    assert (result.status, result.time_limited) == ("completed", True)
+    assert 1 <= result.steps < 100
+    assert result.checkpoint_step == result.steps
+    assert load_checkpoint(tmp_path / "run").step == result.steps

@@ -94,12 +94,19 @@ def test_new_fields_validate_and_round_trip() -> None:
                 "max_grad_norm": None,
                 "checkpoint_every_n_steps": 100,
                 "checkpoints_to_keep": 2,
+                "min_lr_ratio": 0.0,
+                "max_minutes": 8.5,
             },
             lora={"rank": 8, "alpha": 16},
+            evaluation={"evalset": "arithmetic-add-sub-v1", "base": True, "limit": 50},
             mesh={"shape": [2, 2], "axis_names": ["fsdp", "tp"]},
         )
     )
     assert manifest.lora is not None and manifest.lora.rank == 8
+    assert manifest.evaluation is not None and manifest.evaluation.base
+    assert "evaluation:\n  evalset: arithmetic-add-sub-v1\n  base: true\n  limit: 50\n" in (
+        manifest.to_yaml()
+    )
     assert manifest.mesh is not None and manifest.mesh.device_count == 4
     again = RunManifest.from_yaml(manifest.to_yaml())
     assert again == manifest
@@ -125,6 +132,14 @@ def test_new_fields_validate_and_round_trip() -> None:
         ({"training": {"weight_decay": 2}}, ("training", "weight_decay")),
         ({"training": {"max_grad_norm": 0}}, ("training", "max_grad_norm")),
         ({"training": {"checkpoints_to_keep": 0}}, ("training", "checkpoints_to_keep")),
+        ({"training": {"min_lr_ratio": 1.5}}, ("training", "min_lr_ratio")),
+        ({"training": {"max_minutes": 0}}, ("training", "max_minutes")),
+        ({"model": {"model_id": "m", "width": 100}}, ("model", "width")),
+        ({"model": {"model_id": "m", "layers": 0}}, ("model", "layers")),
+        ({"model": {"model_id": "m", "source": "local", "path": "/x", "width": 64}}, ("model",)),
+        ({"evaluation": {"base": True}}, ("evaluation",)),
+        ({"evaluation": {"evalset": "a", "num_samples": 2}}, ("evaluation",)),
+        ({"evaluation": {"evalset": "a", "temperature": 9}}, ("evaluation", "temperature")),
         ({"training": {"epochs": 1}}, ("training", "epochs")),
         ({"lora": {"rank": 0}}, ("lora", "rank")),
         ({"lora": {"rank": 4, "alpha": 0}}, ("lora", "alpha")),
@@ -140,3 +155,16 @@ def test_bad_values_are_refused_by_field(sections: dict[str, Any], loc: tuple[st
     with pytest.raises(ValidationError) as caught:
         RunManifest.model_validate(_manifest(**sections))
     assert loc in [error["loc"] for error in caught.value.errors()], caught.value.errors()
+
+
+def test_the_tiny_model_gets_its_own_learning_rate_by_default() -> None:
+    tiny = RunManifest.model_validate(_manifest())
+    assert tiny.training.learning_rate == 3e-3
+    local = RunManifest.model_validate(
+        _manifest(model={"model_id": "m", "source": "local", "path": "/models/m"})
+    )
+    assert local.training.learning_rate == 2e-5
+    given = RunManifest.model_validate(_manifest(training={"learning_rate": 1e-4}))
+    assert given.training.learning_rate == 1e-4
+    assert RunManifest.from_yaml(tiny.to_yaml()) == tiny
+    assert (tiny.model.tiny_layers, tiny.model.tiny_width) == (2, 128)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import uuid
 from typing import Annotated, Any
@@ -31,6 +32,7 @@ app = typer.Typer()
 evals_app = typer.Typer(help="List, show and compare evaluations.", no_args_is_help=True)
 
 EXIT_GATE = 3
+_OPTION_NAMES = {"dataset_key": "dataset"}
 
 
 def options_from_cli(**values: Any) -> EvaluationOptions:
@@ -40,7 +42,11 @@ def options_from_cli(**values: Any) -> EvaluationOptions:
             {key: value for key, value in values.items() if value is not None}
         )
     except ValidationError as exc:
-        raise fail(describe_validation_error(exc).replace("_", "-")) from None
+        message = describe_validation_error(exc)
+        for field in EvaluationOptions.model_fields:  # the request's names, as the options'
+            option = _OPTION_NAMES.get(field, field.replace("_", "-"))
+            message = re.sub(rf"\b{field}\b", f"--{option}", message)
+        raise fail(message) from None
 
 
 async def run_foreground(

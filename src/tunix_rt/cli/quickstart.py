@@ -26,6 +26,9 @@ def quickstart_(
     traces_per_cell: Annotated[
         int, typer.Option(min=10, max=100_000, help="Traces per operation x digits cell")
     ] = quickstart.Recipe.traces_per_cell,
+    max_minutes: Annotated[
+        float, typer.Option(min=0.1, help="Stop training after this long, whatever the step")
+    ] = quickstart.Recipe.max_minutes,
     fail_under: Annotated[
         float | None, typer.Option(help="Exit 3 when the trained accuracy is below this")
     ] = None,
@@ -41,7 +44,7 @@ def quickstart_(
         require_training_stack()
     except TunixRTError as exc:
         raise fail(str(exc)) from None
-    plan = quickstart.Recipe(steps=steps, traces_per_cell=traces_per_cell)
+    plan = quickstart.Recipe(steps=steps, traces_per_cell=traces_per_cell, max_minutes=max_minutes)
     started = time.perf_counter()
 
     async def main(engine: AsyncEngine) -> tuple[str, EvaluationRecord | None]:

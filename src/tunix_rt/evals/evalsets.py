@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -70,34 +70,36 @@ class EvalSetSpec:
     group_by: tuple[str, ...] = ()  # the meta keys an evaluation's breakdown uses
 
 
-def _arithmetic_v1() -> Iterator[ReasoningTrace]:
-    """Operations cycle add/sub/mul, digits cycle 2..5: 10 distinct problems per pair."""
+def _held_out_arithmetic(
+    seed: int, cells: Sequence[tuple[Operation, int]]
+) -> Iterator[ReasoningTrace]:
+    """Item i is a held-out problem of cell i, distinct from every earlier item."""
     seen: set[tuple[Operation, int, int]] = set()
-    cells = len(OPERATIONS)
-    for index in range(ARITHMETIC_EVAL_COUNT):
-        operation = OPERATIONS[index % cells]
-        digits = ARITHMETIC_EVAL_DIGITS[(index // cells) % len(ARITHMETIC_EVAL_DIGITS)]
-        rng = item_rng(EVAL_NAMESPACE, ARITHMETIC_EVAL_SEED, index)
+    for index, (operation, digits) in enumerate(cells):
+        rng = item_rng(EVAL_NAMESPACE, seed, index)
         problem = draw_problem(rng, operation, digits, held_out=True)
         while problem in seen:
             problem = draw_problem(rng, operation, digits, held_out=True)
         seen.add(problem)
         op, a, b = problem
-        yield arithmetic_trace(op, a, b, seed=ARITHMETIC_EVAL_SEED, index=index, digits=digits)
+        yield arithmetic_trace(op, a, b, seed=seed, index=index, digits=digits)
+
+
+def _arithmetic_v1() -> Iterator[ReasoningTrace]:
+    """Operations cycle add/sub/mul, digits cycle 2..5: 10 distinct problems per pair."""
+    ops, digits = OPERATIONS, ARITHMETIC_EVAL_DIGITS
+    cells = [
+        (ops[i % len(ops)], digits[(i // len(ops)) % len(digits)])
+        for i in range(ARITHMETIC_EVAL_COUNT)
+    ]
+    return _held_out_arithmetic(ARITHMETIC_EVAL_SEED, cells)
 
 
 def _arithmetic_add_sub_v1() -> Iterator[ReasoningTrace]:
     """Cells cycle add/sub x 2/3 digits: 50 distinct held-out problems per cell."""
-    seen: set[tuple[Operation, int, int]] = set()
-    for index in range(ADD_SUB_EVAL_COUNT):
-        operation, digits = ADD_SUB_EVAL_CELLS[index % len(ADD_SUB_EVAL_CELLS)]
-        rng = item_rng(EVAL_NAMESPACE, ADD_SUB_EVAL_SEED, index)
-        problem = draw_problem(rng, operation, digits, held_out=True)
-        while problem in seen:
-            problem = draw_problem(rng, operation, digits, held_out=True)
-        seen.add(problem)
-        op, a, b = problem
-        yield arithmetic_trace(op, a, b, seed=ADD_SUB_EVAL_SEED, index=index, digits=digits)
+    cycle = ADD_SUB_EVAL_CELLS
+    cells = [cycle[i % len(cycle)] for i in range(ADD_SUB_EVAL_COUNT)]
+    return _held_out_arithmetic(ADD_SUB_EVAL_SEED, cells)
 
 
 def _high_card_duel_v1() -> Iterator[ReasoningTrace]:

@@ -46,6 +46,7 @@ from tunix_rt.evals.schema import (
     SortKey,
     Subject,
 )
+from tunix_rt.runs import jobs
 from tunix_rt.runs.jobs import new_job_values
 
 
@@ -155,8 +156,6 @@ async def succeed(
     delta: ScorecardDelta | None,
 ) -> bool:
     """Record the scorecards and mark the evaluation succeeded (False if it already ended)."""
-    from tunix_rt.runs import jobs
-
     return await jobs.finish(
         engine,
         "evaluation",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import String, and_, cast, func, not_, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.datasets.export import stream_export
@@ -74,6 +74,7 @@ async def first_without_expected_answer(
 ) -> str | None:
     """The id of the dataset's first trace (in manifest order) whose `meta.expected_answer` is
     not a non-empty string or an integer, or None."""
+    text: ColumnElement[str]
     if conn.dialect.name == "postgresql":
         kind = func.jsonb_typeof(func.jsonb_extract_path(T.c.payload, "meta", "expected_answer"))
         text = func.jsonb_extract_path_text(T.c.payload, "meta", "expected_answer")

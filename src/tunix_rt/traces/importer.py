@@ -38,7 +38,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False):
         where = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{where}: {err['msg']}" if where else err["msg"])
+        message = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for our checks
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
 
 

@@ -201,6 +201,7 @@ class TrainingSection(ManifestModel):
             "eval_fraction",
             "lr_schedule",
             "warmup_steps",
+            "min_lr_ratio",
             "weight_decay",
             "max_grad_norm",
             "checkpoint_every_n_steps",
@@ -221,6 +222,9 @@ class TrainingSection(ManifestModel):
     eval_fraction: float = Field(default=0.1, gt=0, le=0.5)
     lr_schedule: LrSchedule = "warmup_cosine"
     warmup_steps: int | None = Field(default=None, ge=0, le=10_000_000)
+    min_lr_ratio: float = Field(
+        default=0.1, ge=0, le=1, description="warmup_cosine ends at this share of the peak rate."
+    )
     weight_decay: float = Field(default=0.0, ge=0, le=1)
     max_grad_norm: float | None = Field(default=1.0, gt=0, le=1e6)
     checkpoint_every_n_steps: int | None = Field(default=None, ge=1, le=10_000_000)

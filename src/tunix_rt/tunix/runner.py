@@ -114,7 +114,7 @@ class TrainedModel:
 
 def learning_rate_schedule(training: TrainingSection, steps: int) -> optax.Schedule:
     """`constant`, or `warmup_cosine`: linear warmup from 0 over `warmup_steps` (default 10% of
-    the steps), then cosine decay to 10% of the peak at the last step."""
+    the steps), then cosine decay to `min_lr_ratio` of the peak (default 10%) at the last step."""
     peak = training.learning_rate
     if training.lr_schedule == "constant":
         return optax.constant_schedule(peak)
@@ -125,7 +125,7 @@ def learning_rate_schedule(training: TrainingSection, steps: int) -> optax.Sched
         peak_value=peak,
         warmup_steps=warmup,
         decay_steps=max(steps, warmup + 1),
-        end_value=peak * 0.1,
+        end_value=peak * training.min_lr_ratio,
     )
 
 
