@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEPS   := pyproject.toml constraints.txt
 
-.PHONY: run test lint bench install install-train clean lock
+.PHONY: run test quickstart lint bench install clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,14 @@ $(TRAIN_STAMP): $(STAMP)
 
 install: $(STAMP)
 
-install-train: $(TRAIN_STAMP)
-
 run: $(STAMP)
 	$(BIN)/tunix-rt db upgrade
 	$(BIN)/tunix-rt demo
 	$(BIN)/tunix-rt serve
+
+# Training working end to end: traces -> dataset -> training -> evaluation (about 8 minutes).
+quickstart: $(TRAIN_STAMP)
+	$(BIN)/tunix-rt quickstart arithmetic
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
+from tunix_rt.datasets.select import split_sizes
 from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.db.models import datasets_table, traces_table
-from tunix_rt.evals.evalsets import ADD_SUB_EVAL_CELLS
 from tunix_rt.evals.schema import EvaluationOptions
-from tunix_rt.generators.arithmetic import generate_arithmetic
+from tunix_rt.generators.arithmetic import Operation, generate_arithmetic
 from tunix_rt.traces.schema import ReasoningTrace
 from tunix_rt.traces.store import trace_row, utc_now
 from tunix_rt.tunix.manifest import RunManifest, dataset_export_path
@@ -29,13 +29,21 @@ from tunix_rt.tunix.manifest import RunManifest, dataset_export_path
 COLLECTION = "quickstart-arithmetic"
 NAMESPACE = uuid.UUID("0f7c8e1a-6d2b-4c55-9a3e-7b1d2c4e5f60")
 EVAL_SET = "arithmetic-add-sub-v1"
+#: The training mix over the eval set's cells: the harder cells (more columns, borrows) get
+#: more of the traces.
+CELL_SHARES: dict[tuple[Operation, int], float] = {
+    ("add", 2): 0.1875,
+    ("sub", 2): 0.25,
+    ("add", 3): 0.25,
+    ("sub", 3): 0.3125,
+}
 
 
 @dataclass(frozen=True)
 class Recipe:
     """What the quickstart trains, and how long."""
 
-    traces_per_cell: int = 2000  # per (operation, digits) cell of the eval set
+    traces: int = 8000  # shared among the eval set's (operation, digits) cells by CELL_SHARES
     seed: int = 1
     steps: int = 9600
     batch_size: int = 4
@@ -53,7 +61,13 @@ class Recipe:
 
     @property
     def dataset_version(self) -> str:
-        return f"n{self.traces_per_cell * len(ADD_SUB_EVAL_CELLS)}-s{self.seed}"
+        return f"n{self.traces}-s{self.seed}"
+
+    def cell_counts(self) -> list[tuple[tuple[Operation, int], int]]:
+        """Traces per cell (exact, summing to `traces`)."""
+        names = {f"{op}-{digits}": (op, digits) for op, digits in CELL_SHARES}
+        shares = {f"{op}-{digits}": share for (op, digits), share in CELL_SHARES.items()}
+        return [(names[name], count) for name, count in split_sizes(self.traces, shares)]
 
     @property
     def dataset_key(self) -> str:
@@ -64,11 +78,9 @@ def traces(recipe: Recipe) -> list[tuple[uuid.UUID, ReasoningTrace]]:
     """The training traces, cell by cell (each cell its own seed), with fixed ids and
     `meta.collection` set so the dataset can select exactly them."""
     out = []
-    for cell, (operation, digits) in enumerate(ADD_SUB_EVAL_CELLS):
+    for cell, ((operation, digits), count) in enumerate(recipe.cell_counts()):
         seed = recipe.seed + cell
-        generated = generate_arithmetic(
-            recipe.traces_per_cell, seed, digits=digits, operation=operation
-        )
+        generated = generate_arithmetic(count, seed, digits=digits, operation=operation)
         for index, trace in enumerate(generated):
             trace_id = uuid.uuid5(NAMESPACE, f"{operation}:{digits}:{seed}:{index}")
             meta = {**(trace.meta or {}), "collection": COLLECTION}
@@ -109,7 +121,7 @@ def dataset_request(recipe: Recipe) -> DatasetBuildRequest:
         dataset_name=recipe.dataset_name,
         dataset_version=recipe.dataset_version,
         filters=DatasetFilters(source="arithmetic", meta={"collection": COLLECTION}),
-        limit=recipe.traces_per_cell * len(ADD_SUB_EVAL_CELLS),
+        limit=recipe.traces,
         selection_strategy="random",
         seed=recipe.seed,
     )

@@ -229,7 +229,7 @@ def test_quickstart_mechanics(tmp_path: Path) -> None:
         TUNIX_RT_DATA_DIR=str(tmp_path / "data"),
         COLUMNS="200",
     )
-    args = ["quickstart", "arithmetic", "--steps", "20", "--traces-per-cell", "25"]
+    args = ["quickstart", "arithmetic", "--steps", "20", "--traces", "100"]
     first = tunix_rt(env, *args)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "traces: 100 added (quickstart-arithmetic)" in first.stderr

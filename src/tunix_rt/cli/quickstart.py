@@ -23,9 +23,9 @@ app = typer.Typer()
 def quickstart_(
     recipe: Annotated[Literal["arithmetic"], typer.Argument(help="The recipe to run")],
     steps: Annotated[int, typer.Option(min=1, help="Training steps")] = quickstart.Recipe.steps,
-    traces_per_cell: Annotated[
-        int, typer.Option(min=10, max=100_000, help="Traces per operation x digits cell")
-    ] = quickstart.Recipe.traces_per_cell,
+    traces: Annotated[
+        int, typer.Option(min=40, max=1_000_000, help="Training traces to generate")
+    ] = quickstart.Recipe.traces,
     max_minutes: Annotated[
         float, typer.Option(min=0.1, help="Stop training after this long, whatever the step")
     ] = quickstart.Recipe.max_minutes,
@@ -44,7 +44,7 @@ def quickstart_(
         require_training_stack()
     except TunixRTError as exc:
         raise fail(str(exc)) from None
-    plan = quickstart.Recipe(steps=steps, traces_per_cell=traces_per_cell, max_minutes=max_minutes)
+    plan = quickstart.Recipe(steps=steps, traces=traces, max_minutes=max_minutes)
     started = time.perf_counter()
 
     async def main(engine: AsyncEngine) -> tuple[str, EvaluationRecord | None]:
