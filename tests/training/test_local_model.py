@@ -223,6 +223,32 @@ def test_lora_run_on_a_local_checkpoint(
     # LoRA "b" matrices start at zero; after training they are not.
     assert any(np.abs(x).max() > 0 for x in leaves if x.ndim == 2)
 
+    # The run's base (what an evaluation with `base` scores) is the checkpoint without the
+    # fine-tuning: the same loss as the plain local model; the trained model's is another.
+    from tunix.sft import peft_trainer
+
+    from tunix_rt.tunix import data as data_lib
+    from tunix_rt.tunix import models
+    from tunix_rt.tunix.runner import load_base_model, model_inputs
+
+    base = load_base_model(output_dir)
+    assert base.step == 0
+    plain = models.load_local_model(
+        models.local_spec("local/tiny-gemma3", local_checkpoint),
+        local_checkpoint,
+        models.create_mesh(MeshSection()),
+    )
+    prepared = data_lib.prepare(data_lib.read_records(arithmetic_jsonl), trained.tokenizer, 256)
+    batch = peft_trainer.TrainingInput(
+        input_tokens=prepared.tokens[:8], input_mask=prepared.mask[:8]
+    )
+
+    def loss(model: object) -> float:
+        return float(peft_trainer._default_loss_fn(model, **model_inputs(batch)))
+
+    assert loss(base.model) == pytest.approx(loss(plain), rel=1e-6)
+    assert abs(loss(trained.model) - loss(plain)) > 1e-4
+
 
 def test_lora_regex_matching_nothing_is_refused(
     local_checkpoint: Path, arithmetic_jsonl: Path, tmp_path: Path
