@@ -188,7 +188,9 @@ def main() -> None:
     report = {
         "steps": args.steps,
         "batch_size": manifest.training.batch_size,
-        "model": "tiny Gemma3 (2 layers, d=64)",
+        "model": (
+            f"tiny Gemma3 ({manifest.model.tiny_layers} layers, d={manifest.model.tiny_width})"
+        ),
         "run_training": ours,
         "bare_peft_trainer": best["bare"],
         "bare_peft_trainer_with_final_checkpoint": best["bare_ckpt"],
