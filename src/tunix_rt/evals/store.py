@@ -123,6 +123,12 @@ async def _items_done(conn: AsyncConnection, evaluation_id: uuid.UUID) -> int:
     return int((await conn.execute(counted)).scalar_one())
 
 
+async def require_evaluation(conn: AsyncConnection, evaluation_id: uuid.UUID) -> None:
+    """NotFoundError unless the evaluation exists."""
+    if (await conn.execute(select(E.c.id).where(E.c.id == evaluation_id))).first() is None:
+        raise NotFoundError(f"evaluation {evaluation_id} not found")
+
+
 async def get_evaluation(conn: AsyncConnection, evaluation_id: uuid.UUID) -> EvaluationRecord:
     row = (await conn.execute(select(E).where(E.c.id == evaluation_id))).first()
     if row is None:
@@ -222,7 +228,7 @@ async def list_items(
     cursor: str | None = None,
 ) -> ItemPage:
     """Items in index order; keyset paging on the index."""
-    await get_evaluation(conn, evaluation_id)
+    await require_evaluation(conn, evaluation_id)
     stmt = select(EI).where(EI.c.evaluation_id == evaluation_id, EI.c.subject == subject)
     if correct is not None:
         stmt = stmt.where(EI.c.correct == correct)
