@@ -28,13 +28,13 @@ from tunix_rt.evals.targets import EvalItem
 from tunix_rt.formats import encode_line, render
 from tunix_rt.formats.gemma import gemma_prompt
 from tunix_rt.generators.arithmetic import generate_arithmetic
-from tunix_rt.tunix.manifest import RunManifest
+from tunix_rt.runs.manifest import RunManifest
 
 EVAL_SET = "arithmetic-add-sub-v1"
 
 
 def train(folder: Path, steps: int) -> Path:
-    from tunix_rt.tunix.runner import run_training
+    from tunix_rt.training.runner import run_training
 
     data = folder / "train.jsonl"
     with data.open("wb") as out:
@@ -70,7 +70,7 @@ def items() -> list[EvalItem]:
 
 
 def product(run_dir: Path, evaluation: list[EvalItem], options: EvaluationOptions) -> list[str]:
-    from tunix_rt.tunix.evaluate import evaluate_subject
+    from tunix_rt.training.evaluate import evaluate_subject
 
     keys = get_eval_set(EVAL_SET).group_by
     result = evaluate_subject(run_dir, "trained", evaluation, options, keys)
@@ -81,7 +81,7 @@ def bare(run_dir: Path, prompts: list[str], options: EvaluationOptions) -> tuple
     """The loop a user would write with Tunix alone."""
     from tunix.generate import sampler as sampler_lib
 
-    from tunix_rt.tunix.runner import load_checkpoint
+    from tunix_rt.training.runner import load_checkpoint
 
     trained = load_checkpoint(run_dir)
     model, tokenizer = trained.model, trained.tokenizer

@@ -29,16 +29,16 @@ from typing import Any
 
 from tunix_rt.formats import encode_line, render
 from tunix_rt.generators.arithmetic import generate_arithmetic
-from tunix_rt.tunix import data as data_lib
-from tunix_rt.tunix import models
-from tunix_rt.tunix.manifest import RunManifest
-from tunix_rt.tunix.runner import (
+from tunix_rt.runs.manifest import RunManifest
+from tunix_rt.training import data as data_lib
+from tunix_rt.training import models
+from tunix_rt.training.runner import (
     build_optimizer,
     learning_rate_schedule,
     model_inputs,
     run_training,
 )
-from tunix_rt.tunix.tokenizer import load_tokenizer
+from tunix_rt.training.tokenizer import load_tokenizer
 
 
 def _dataset(path: Path, count: int) -> Path:

@@ -22,9 +22,9 @@ from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.db.models import datasets_table, traces_table
 from tunix_rt.evals.schema import EvaluationOptions
 from tunix_rt.generators.arithmetic import Operation, generate_arithmetic
+from tunix_rt.runs.manifest import RunManifest, dataset_export_path
 from tunix_rt.traces.schema import ReasoningTrace
 from tunix_rt.traces.store import trace_row, utc_now
-from tunix_rt.tunix.manifest import RunManifest, dataset_export_path
 
 COLLECTION = "quickstart-arithmetic"
 NAMESPACE = uuid.UUID("0f7c8e1a-6d2b-4c55-9a3e-7b1d2c4e5f60")

@@ -134,7 +134,7 @@ def test_a_tiny_run_trains_and_is_recorded(live: tuple[httpx.Client, Path]) -> N
         [
             sys.executable,
             "-c",
-            "import sys; from tunix_rt.tunix.runner import load_checkpoint; "
+            "import sys; from tunix_rt.training.runner import load_checkpoint; "
             "print(load_checkpoint(__import__('pathlib').Path(sys.argv[1])).step)",
             str(runs_dir / run_id / "model"),
         ],

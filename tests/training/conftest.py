@@ -20,7 +20,7 @@ import pytest
 
 from tunix_rt.formats import encode_line, render
 from tunix_rt.generators.arithmetic import generate_arithmetic
-from tunix_rt.tunix.manifest import RunManifest
+from tunix_rt.runs.manifest import RunManifest
 
 CHILD_ENV = "TUNIX_RT_TRAINING_CHILD"
 MARKER = "jax_subprocess"

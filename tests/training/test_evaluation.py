@@ -18,7 +18,7 @@ from tunix_rt.generators.base import item_rng
 from .conftest import tiny_manifest, write_arithmetic_jsonl
 
 if TYPE_CHECKING:
-    from tunix_rt.tunix.runner import TrainedModel
+    from tunix_rt.training.runner import TrainedModel
 
 pytestmark = pytest.mark.jax_subprocess
 
@@ -28,7 +28,7 @@ STEPS = 600
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained on two-digit additions for a fixed number of steps."""
-    from tunix_rt.tunix.runner import run_training
+    from tunix_rt.training.runner import run_training
 
     folder = tmp_path_factory.mktemp("evaluation")
     data = write_arithmetic_jsonl(folder / "train.jsonl", 2000, digits=2, operation="add")
@@ -42,7 +42,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(run_dir: Path) -> TrainedModel:
-    from tunix_rt.tunix.runner import load_checkpoint
+    from tunix_rt.training.runner import load_checkpoint
 
     return load_checkpoint(run_dir)
 
@@ -63,7 +63,7 @@ def held_out_additions(count: int) -> list[EvalItem]:
 def test_greedy_generation_is_deterministic_batch_invariant_and_stops(
     trained: TrainedModel,
 ) -> None:
-    from tunix_rt.tunix.sampler import BatchGenerator, SamplingConfig
+    from tunix_rt.training.sampler import BatchGenerator, SamplingConfig
 
     prompts = [item.prompt for item in held_out_additions(12)]
     batched = BatchGenerator(trained, SamplingConfig(max_new_tokens=160, batch_size=5))
@@ -86,7 +86,7 @@ def test_greedy_generation_is_deterministic_batch_invariant_and_stops(
 
 
 def test_a_short_training_gains_clearly_over_the_base(run_dir: Path) -> None:
-    from tunix_rt.tunix.evaluate import evaluate_subject
+    from tunix_rt.training.evaluate import evaluate_subject
 
     items = held_out_additions(48)
     options = EvaluationOptions(evalset="arithmetic-v1", max_new_tokens=160, batch_size=16)
@@ -109,7 +109,7 @@ def test_a_short_training_gains_clearly_over_the_base(run_dir: Path) -> None:
 
 
 def test_several_samples_per_item(run_dir: Path) -> None:
-    from tunix_rt.tunix.evaluate import evaluate_subject
+    from tunix_rt.training.evaluate import evaluate_subject
 
     items = held_out_additions(8)
     options = EvaluationOptions(
@@ -136,7 +136,7 @@ def test_several_samples_per_item(run_dir: Path) -> None:
 
 
 def test_a_relative_run_folder_loads(run_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tunix_rt.tunix.runner import load_checkpoint
+    from tunix_rt.training.runner import load_checkpoint
 
     monkeypatch.chdir(run_dir.parent)
     assert not Path(run_dir.name).is_absolute()

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tunix_rt.tunix.manifest import MeshSection, RunManifest
+from tunix_rt.runs.manifest import MeshSection, RunManifest
 
 pytestmark = pytest.mark.jax_subprocess
 
@@ -37,7 +37,7 @@ GEMMA3_1B_CONFIG: dict[str, Any] = {
 def test_hf_config_maps_to_tunix_gemma3_1b() -> None:
     from tunix.models.gemma3 import model as gemma3
 
-    from tunix_rt.tunix import models
+    from tunix_rt.training import models
 
     from_hf = models.model_config(
         models.ModelSpec("gemma3", None, models.gemma3_fields_from_hf(GEMMA3_1B_CONFIG))
@@ -61,7 +61,7 @@ def test_hf_config_maps_to_tunix_gemma3_1b() -> None:
 
 
 def test_model_id_selects_the_named_tunix_config(tmp_path: Path) -> None:
-    from tunix_rt.tunix import models
+    from tunix_rt.training import models
 
     spec = models.local_spec("google/gemma-3-1b-it", tmp_path)
     assert (spec.family, spec.config_id) == ("gemma3", "gemma3_1b_it")
@@ -143,8 +143,8 @@ def export_hf_checkpoint(model: Any, config: Any, directory: Path) -> None:
 
 @pytest.fixture(scope="module")
 def local_checkpoint(arithmetic_jsonl: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tunix_rt.tunix import models
-    from tunix_rt.tunix.runner import load_checkpoint, run_training
+    from tunix_rt.training import models
+    from tunix_rt.training.runner import load_checkpoint, run_training
 
     """A 'pretrained' tiny Gemma3 in HF layout: the tiny model trained 60 steps, exported."""
     from .conftest import tiny_manifest
@@ -163,8 +163,8 @@ def local_checkpoint(arithmetic_jsonl: Path, tmp_path_factory: pytest.TempPathFa
 def test_local_checkpoint_loads_exactly(local_checkpoint: Path, tmp_path: Path) -> None:
     from flax import nnx
 
-    from tunix_rt.tunix import models
-    from tunix_rt.tunix.runner import load_checkpoint
+    from tunix_rt.training import models
+    from tunix_rt.training.runner import load_checkpoint
 
     spec = models.local_spec("local/tiny-gemma3", local_checkpoint)
     mesh = models.create_mesh(MeshSection())
@@ -202,7 +202,7 @@ def test_lora_run_on_a_local_checkpoint(
 ) -> None:
     from flax import nnx
 
-    from tunix_rt.tunix.runner import load_checkpoint, run_training
+    from tunix_rt.training.runner import load_checkpoint, run_training
 
     manifest = RunManifest.model_validate(_manifest(local_checkpoint))
     output_dir = tmp_path / "run"
@@ -227,9 +227,9 @@ def test_lora_run_on_a_local_checkpoint(
     # fine-tuning: the same loss as the plain local model; the trained model's is another.
     from tunix.sft import peft_trainer
 
-    from tunix_rt.tunix import data as data_lib
-    from tunix_rt.tunix import models
-    from tunix_rt.tunix.runner import load_base_model, model_inputs
+    from tunix_rt.training import data as data_lib
+    from tunix_rt.training import models
+    from tunix_rt.training.runner import load_base_model, model_inputs
 
     base = load_base_model(output_dir)
     assert base.step == 0
@@ -253,8 +253,8 @@ def test_lora_run_on_a_local_checkpoint(
 def test_lora_regex_matching_nothing_is_refused(
     local_checkpoint: Path, arithmetic_jsonl: Path, tmp_path: Path
 ) -> None:
-    from tunix_rt.tunix import models
-    from tunix_rt.tunix.runner import run_training
+    from tunix_rt.training import models
+    from tunix_rt.training.runner import run_training
 
     data = _manifest(local_checkpoint)
     data["lora"] = {"rank": 4, "module_path": ".*no_such_module"}

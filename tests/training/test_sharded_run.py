@@ -14,8 +14,8 @@ SCRIPT = """
 import json, sys
 from pathlib import Path
 import jax
-from tunix_rt.tunix.manifest import RunManifest
-from tunix_rt.tunix.runner import load_checkpoint, run_training
+from tunix_rt.runs.manifest import RunManifest
+from tunix_rt.training.runner import load_checkpoint, run_training
 
 manifest = RunManifest.model_validate({
     "model": {"model_id": "tunix-rt/tiny", "width": 64},

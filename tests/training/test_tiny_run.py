@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from tunix_rt.tunix import data as data_lib
-from tunix_rt.tunix.manifest import RunManifest
+from tunix_rt.runs.manifest import RunManifest
+from tunix_rt.training import data as data_lib
 
 from .conftest import tiny_manifest
 
 if TYPE_CHECKING:
-    from tunix_rt.tunix.runner import StepMetrics
+    from tunix_rt.training.runner import StepMetrics
 
 pytestmark = pytest.mark.jax_subprocess
 
@@ -25,7 +25,7 @@ def _batch_loss(model: object, tokens: np.ndarray, mask: np.ndarray) -> float:
     """Tunix's own SFT loss of `model` on one batch."""
     from tunix.sft import peft_trainer
 
-    from tunix_rt.tunix.runner import model_inputs
+    from tunix_rt.training.runner import model_inputs
 
     inputs = model_inputs(peft_trainer.TrainingInput(input_tokens=tokens, input_mask=mask))
     return float(peft_trainer._default_loss_fn(model, **inputs))
@@ -35,7 +35,7 @@ def _batch_loss(model: object, tokens: np.ndarray, mask: np.ndarray) -> float:
 def test_tiny_run_trains_checkpoints_and_reloads(
     arithmetic_jsonl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tunix_rt.tunix.runner import load_checkpoint, run_training
+    from tunix_rt.training.runner import load_checkpoint, run_training
 
     workdir = tmp_path / "cwd"
     workdir.mkdir()
@@ -91,7 +91,7 @@ def test_tiny_run_trains_checkpoints_and_reloads(
     loss = _batch_loss(trained.model, prepared.tokens[:8], prepared.mask[:8])
     assert loss < result.first_loss / 2, (loss, result.first_loss)
 
-    from tunix_rt.tunix.sampler import generate
+    from tunix_rt.training.sampler import generate
 
     record = json.loads(arithmetic_jsonl.read_text().splitlines()[0])
     (completion,) = generate(trained, [record["prompt"]], max_new_tokens=24)
@@ -100,7 +100,7 @@ def test_tiny_run_trains_checkpoints_and_reloads(
 
 @pytest.mark.slow
 def test_same_seed_gives_the_same_losses(arithmetic_jsonl: Path, tmp_path: Path) -> None:
-    from tunix_rt.tunix.runner import run_training
+    from tunix_rt.training.runner import run_training
 
     manifest = tiny_manifest(max_steps=20, seed=3)
     first = run_training(manifest, dataset_jsonl=arithmetic_jsonl, output_dir=tmp_path / "a")
@@ -116,7 +116,7 @@ def test_same_seed_gives_the_same_losses(arithmetic_jsonl: Path, tmp_path: Path)
 def test_should_stop_ends_the_run_cleanly_with_a_checkpoint(
     arithmetic_jsonl: Path, tmp_path: Path
 ) -> None:
-    from tunix_rt.tunix.runner import load_checkpoint, run_training
+    from tunix_rt.training.runner import load_checkpoint, run_training
 
     seen: list[int] = []
     result = run_training(
@@ -138,8 +138,8 @@ def test_should_stop_ends_the_run_cleanly_with_a_checkpoint(
 def test_a_mesh_this_machine_cannot_build_is_refused(
     arithmetic_jsonl: Path, tmp_path: Path
 ) -> None:
-    from tunix_rt.tunix.models import ModelLoadError
-    from tunix_rt.tunix.runner import run_training
+    from tunix_rt.training.models import ModelLoadError
+    from tunix_rt.training.runner import run_training
 
     manifest = tiny_manifest().model_copy(
         update={"mesh": RunManifest.model_validate(_with_mesh()).mesh}
@@ -163,7 +163,7 @@ def _with_mesh() -> dict[str, object]:
 def test_max_minutes_ends_training_as_completed_with_a_checkpoint(
     arithmetic_jsonl: Path, tmp_path: Path
 ) -> None:
-    from tunix_rt.tunix.runner import load_checkpoint, run_training
+    from tunix_rt.training.runner import load_checkpoint, run_training
 
     # 0.3 s of training: the first step (and its compilation) alone takes longer.
     result = run_training(

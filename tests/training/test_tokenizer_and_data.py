@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tunix_rt.tunix import data as data_lib
-from tunix_rt.tunix.tokenizer import (
+from tunix_rt.training import data as data_lib
+from tunix_rt.training.tokenizer import (
     BOS_ID,
     CONTROL_TOKENS,
     END_OF_TURN,
@@ -177,8 +177,8 @@ def test_bad_dataset_lines_name_the_line(tmp_path: Path) -> None:
 def test_server_and_data_code_never_import_jax() -> None:
     code = (
         "import sys\n"
-        "import tunix_rt.api.app, tunix_rt.cli, tunix_rt.tunix.manifest, tunix_rt.tunix.data\n"
-        "import tunix_rt.tunix.tokenizer, tunix_rt.tunix.service\n"
+        "import tunix_rt.api.app, tunix_rt.cli, tunix_rt.runs.manifest, tunix_rt.training.data\n"
+        "import tunix_rt.training.tokenizer, tunix_rt.datasets.sft_export\n"
         "heavy = ('jax', 'flax', 'optax', 'tunix', 'qwix', 'orbax')\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )

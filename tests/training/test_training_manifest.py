@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tunix_rt.tunix.manifest import RunManifest
+from tunix_rt.runs.manifest import RunManifest
 
 OLD = """version: '1.0'
 runner: tunix

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from factories import make_trace
-from tunix_rt.tunix.manifest import RunManifest
+from tunix_rt.runs.manifest import RunManifest
 
 
 async def _dataset(client: httpx.AsyncClient) -> list[str]:

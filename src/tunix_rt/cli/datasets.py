@@ -16,13 +16,13 @@ from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, run
 from tunix_rt.datasets import service
 from tunix_rt.datasets.export_cache import ExportCache, copy_entry
 from tunix_rt.datasets.schema import DatasetBuildRequest
+from tunix_rt.datasets.sft_export import sft_manifest
 from tunix_rt.errors import TunixRTError
 from tunix_rt.formats import ExportFormat
+from tunix_rt.runs.availability import TRAIN_EXTRA_HINT
+from tunix_rt.runs.manifest import ManifestRequest
 from tunix_rt.settings import get_settings
 from tunix_rt.traces.importer import describe_validation_error
-from tunix_rt.tunix.availability import TRAIN_EXTRA_HINT
-from tunix_rt.tunix.manifest import ManifestRequest
-from tunix_rt.tunix.service import sft_manifest
 
 datasets_app = typer.Typer(help="Build, list and show datasets.", no_args_is_help=True)
 app = typer.Typer()
@@ -149,8 +149,8 @@ def inspect(
     if record is None:
         raise fail(f"dataset {key} has no example {index}")
     try:
-        from tunix_rt.tunix.data import SftRecord, inspect_record
-        from tunix_rt.tunix.tokenizer import load_tokenizer
+        from tunix_rt.training.data import SftRecord, inspect_record
+        from tunix_rt.training.tokenizer import load_tokenizer
 
         views = inspect_record(
             SftRecord(record["prompt"], record["completion"]), load_tokenizer(tokenizer)

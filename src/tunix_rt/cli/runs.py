@@ -15,16 +15,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
+from tunix_rt.datasets.sft_export import require_dataset
 from tunix_rt.errors import TunixRTError
 from tunix_rt.runs import jobs, logs, service, store
+from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import LOG_FILE, run_dir
 from tunix_rt.runs.schema import FINISHED
 from tunix_rt.settings import get_settings
-from tunix_rt.tunix.manifest import RunManifest
-from tunix_rt.tunix.service import require_dataset
 
 if TYPE_CHECKING:
-    from tunix_rt.tunix.runner import StepMetrics
+    from tunix_rt.training.runner import StepMetrics
 
 app = typer.Typer()
 runs_app = typer.Typer(help="List, show, follow and cancel training runs.", no_args_is_help=True)

@@ -28,11 +28,11 @@ from tunix_rt.evals.targets import EvalItem, load_items
 from tunix_rt.runs import jobs
 from tunix_rt.runs import store as runs_store
 from tunix_rt.runs.jobs import Job
+from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import output_dir
 from tunix_rt.runs.schema import RunStatus
 from tunix_rt.runs.worker import print_line, supervise
 from tunix_rt.settings import Settings
-from tunix_rt.tunix.manifest import RunManifest
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ async def execute_evaluation(
         keys = group_keys(record)
         log(f"{name}: {len(items)} items of {record.target.label} ({record.target.sha256[:12]})")
 
-        from tunix_rt.tunix.evaluate import evaluate_subject
+        from tunix_rt.training.evaluate import evaluate_subject
 
         cards: dict[Subject, Scorecard] = {}
         subjects: tuple[Subject, ...] = ("trained", "base") if record.options.base else ("trained",)

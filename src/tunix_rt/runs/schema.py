@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunix_rt.datasets.schema import KEY_PATTERN
-from tunix_rt.tunix.manifest import Hyperparameters
+from tunix_rt.runs.manifest import Hyperparameters
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})

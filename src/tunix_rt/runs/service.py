@@ -9,13 +9,13 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tunix_rt.datasets.sft_export import require_dataset
 from tunix_rt.errors import InvalidInputError, UnavailableError
 from tunix_rt.runs import store
+from tunix_rt.runs.availability import TRAIN_EXTRA_HINT
+from tunix_rt.runs.manifest import Hyperparameters, ManifestRequest, RunManifest
 from tunix_rt.runs.paths import run_dir
 from tunix_rt.runs.schema import RunAccepted, RunRequest
-from tunix_rt.tunix.availability import TRAIN_EXTRA_HINT
-from tunix_rt.tunix.manifest import Hyperparameters, ManifestRequest, RunManifest
-from tunix_rt.tunix.service import require_dataset
 
 TRAINING_MODULES = ("jax", "tunix", "sentencepiece")
 

@@ -26,13 +26,13 @@ from tunix_rt.datasets.service import check_export, manifest_counts, open_export
 from tunix_rt.db.engine import create_engine
 from tunix_rt.runs import jobs, store
 from tunix_rt.runs.jobs import Job
+from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import DATASET_FILE, EVAL_FILE, MANIFEST_FILE, output_dir, run_dir
 from tunix_rt.runs.schema import MetricPoint, RunStatus
 from tunix_rt.settings import Settings, get_settings
-from tunix_rt.tunix.manifest import RunManifest
 
 if TYPE_CHECKING:
-    from tunix_rt.tunix.runner import StepMetrics
+    from tunix_rt.training.runner import StepMetrics
 
 FLUSH_SECONDS = 0.5
 T = TypeVar("T")
@@ -92,7 +92,7 @@ async def execute_run(
         out = output_dir(settings.runs_dir, run_id, manifest.output.output_dir)
         log(f"run {run_id}: training into {out}")
 
-        from tunix_rt.tunix.runner import run_training
+        from tunix_rt.training.runner import run_training
 
         def step_hook(metrics: StepMetrics) -> None:
             pending.put(

@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tunix_rt.api.deps import Connection, Engine
 from tunix_rt.api.errors import error_responses
+from tunix_rt.datasets import sft_export as service
 from tunix_rt.datasets.schema import KEY_PATTERN
-from tunix_rt.tunix import service
-from tunix_rt.tunix.availability import TunixStatus, tunix_status
-from tunix_rt.tunix.manifest import ManifestRequest
+from tunix_rt.runs.availability import TunixStatus, tunix_status
+from tunix_rt.runs.manifest import ManifestRequest
 
 router = APIRouter(prefix="/api/tunix", tags=["tunix"])
 NDJSON = "application/x-ndjson"

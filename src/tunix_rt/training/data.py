@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from tunix_rt.errors import InvalidInputError
-from tunix_rt.tunix.tokenizer import PAD_ID, load_tokenizer
+from tunix_rt.training.tokenizer import PAD_ID, load_tokenizer
 
 if TYPE_CHECKING:
     import sentencepiece as spm

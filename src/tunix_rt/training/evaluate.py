@@ -17,8 +17,8 @@ from pathlib import Path
 from tunix_rt.evals.schema import EvaluationOptions, Subject
 from tunix_rt.evals.scoring import SampleScore, ScoredItem, group_values, score_completion
 from tunix_rt.evals.targets import EvalItem
-from tunix_rt.tunix.runner import load_base_model, load_checkpoint
-from tunix_rt.tunix.sampler import BatchGenerator, Generation, SamplingConfig
+from tunix_rt.training.runner import load_base_model, load_checkpoint
+from tunix_rt.training.sampler import BatchGenerator, Generation, SamplingConfig
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,10 @@ import optax
 from flax import nnx
 
 from tunix_rt.errors import InvalidInputError
-from tunix_rt.tunix import data as data_lib
-from tunix_rt.tunix import models
-from tunix_rt.tunix.manifest import RunManifest, TrainingSection
-from tunix_rt.tunix.tokenizer import PAD_ID, load_tokenizer, train_tokenizer
+from tunix_rt.runs.manifest import RunManifest, TrainingSection
+from tunix_rt.training import data as data_lib
+from tunix_rt.training import models
+from tunix_rt.training.tokenizer import PAD_ID, load_tokenizer, train_tokenizer
 
 RUN_MANIFEST = "run.yaml"
 TOKENIZER_FILE = "tokenizer.model"

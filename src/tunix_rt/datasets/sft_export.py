@@ -14,7 +14,7 @@ from tunix_rt.db.models import datasets_table as D
 from tunix_rt.db.models import traces_table as T
 from tunix_rt.errors import BadRequestError, NotFoundError
 from tunix_rt.formats import encode_line, renderer_for
-from tunix_rt.tunix.manifest import ManifestRequest, RunManifest
+from tunix_rt.runs.manifest import ManifestRequest, RunManifest
 
 
 async def require_dataset(conn: AsyncConnection, key: str) -> None:

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from tunix_rt.tunix.runner import TrainedModel
-from tunix_rt.tunix.tokenizer import END_OF_TURN
+from tunix_rt.training.runner import TrainedModel
+from tunix_rt.training.tokenizer import END_OF_TURN
 
 MIN_PROMPT_BUCKET = 16
 

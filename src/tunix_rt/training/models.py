@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from tunix_rt.errors import InvalidInputError
-from tunix_rt.tunix.manifest import TINY_LAYERS, TINY_WIDTH, LoraSection, MeshSection, RunManifest
+from tunix_rt.runs.manifest import TINY_LAYERS, TINY_WIDTH, LoraSection, MeshSection, RunManifest
 
 # The tiny model: Gemma3 blocks (RMSNorm, GQA attention with RoPE and QK-norm, gated GELU MLP,
 # tied embeddings), small enough to train on a laptop CPU in minutes. `model.layers` and

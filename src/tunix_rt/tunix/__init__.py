@@ -1,1 +1,0 @@
-"""Tunix integration: availability, run manifests, and (with the `train` extra) the runner."""
