@@ -52,6 +52,35 @@ async def test_sft_export_by_dataset_and_by_ids(client: httpx.AsyncClient) -> No
     assert [json.loads(x)["id"] for x in by_ids.text.splitlines()] == chosen
 
 
+async def test_sft_export_of_a_dataset_holds_all_of_it_unless_limited(
+    client: httpx.AsyncClient,
+) -> None:
+    bodies = [make_trace(i) for i in range(150)]
+    created = (await client.post("/api/traces/batch", json=bodies)).json()["traces"]
+    ids = [t["id"] for t in created]
+    build = {
+        "dataset_name": "big",
+        "dataset_version": "v1",
+        "limit": 150,
+        "allow_eval_prompts": True,
+    }
+    assert (await client.post("/api/datasets/build", json=build)).status_code == 201
+
+    whole = await client.post("/api/tunix/sft/export", json={"dataset_key": "big-v1"})
+    assert whole.status_code == 200
+    assert [json.loads(x)["id"] for x in whole.text.splitlines()] == ids[::-1]
+
+    limited = await client.post(
+        "/api/tunix/sft/export", json={"dataset_key": "big-v1", "limit": 120}
+    )
+    assert [json.loads(x)["id"] for x in limited.text.splitlines()] == ids[::-1][:120]
+
+    by_ids = await client.post("/api/tunix/sft/export", json={"trace_ids": ids})
+    assert [json.loads(x)["id"] for x in by_ids.text.splitlines()] == ids[:100]
+    by_ids = await client.post("/api/tunix/sft/export", json={"trace_ids": ids, "limit": 150})
+    assert [json.loads(x)["id"] for x in by_ids.text.splitlines()] == ids
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [

@@ -16,6 +16,9 @@ from tunix_rt.errors import BadRequestError, NotFoundError
 from tunix_rt.formats import encode_line, renderer_for
 from tunix_rt.runs.manifest import ManifestRequest, RunManifest
 
+#: How many of the given `trace_ids` an SFT export holds when the request sets no limit.
+TRACE_IDS_DEFAULT_LIMIT = 100
+
 
 async def require_dataset(conn: AsyncConnection, key: str) -> None:
     if (await conn.execute(select(D.c.key).where(D.c.key == key))).first() is None:
@@ -27,17 +30,19 @@ async def sft_export(
     *,
     dataset_key: str | None,
     trace_ids: list[uuid.UUID] | None,
-    limit: int,
+    limit: int | None,
 ) -> AsyncIterator[bytes]:
-    """Check the request, then return the stream of `tunix_sft` lines."""
+    """Check the request, then return the stream of `tunix_sft` lines: the first `limit` of the
+    dataset (all of it without a limit) or of the traces (`TRACE_IDS_DEFAULT_LIMIT` without)."""
     if dataset_key is None and not trace_ids:
         raise BadRequestError("give dataset_key or trace_ids")
     if dataset_key is not None:
         async with engine.connect() as conn:
             await require_dataset(conn, dataset_key)
-        return _limited(stream_export(engine, dataset_key, "tunix_sft"), limit)
+        stream = stream_export(engine, dataset_key, "tunix_sft")
+        return stream if limit is None else _limited(stream, limit)
     assert trace_ids is not None
-    wanted = list(dict.fromkeys(trace_ids))[:limit]
+    wanted = list(dict.fromkeys(trace_ids))[: limit or TRACE_IDS_DEFAULT_LIMIT]
     async with engine.connect() as conn:
         rows = (await conn.execute(select(T.c.id, T.c.payload).where(T.c.id.in_(wanted)))).all()
     found = {row.id: row.payload for row in rows}

@@ -25,7 +25,13 @@ class SftExportRequest(BaseModel):
 
     dataset_key: Annotated[str | None, Field(pattern=KEY_PATTERN)] = None
     trace_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=100_000)
-    limit: int = Field(default=100, ge=1, le=10_000_000)
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="At most this many records; default: the whole dataset, or the first "
+        f"{service.TRACE_IDS_DEFAULT_LIMIT} of `trace_ids`.",
+    )
 
 
 class ManifestResponse(BaseModel):
