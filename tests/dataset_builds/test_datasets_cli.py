@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import orjson
 import yaml
 
@@ -140,3 +141,33 @@ def test_cli_export_copies_the_cached_export(database_url: str, tmp_path: Path) 
     assert expected.count(b"\n") == 30
     assert (tmp_path / "b.jsonl").read_bytes() == expected
     assert to_stdout.stdout == expected
+
+
+async def test_a_date_or_a_naive_time_means_utc_in_the_cli_and_the_api(
+    client: httpx.AsyncClient, database_url: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    times = ["2019-12-31T23:30:00Z", "2020-01-01T00:00:00Z", "2020-01-01T00:30:00Z"]
+    times += ["2020-01-01T01:00:00Z", "2020-01-02T00:00:00Z"]
+    lines = [make_trace(n, prompt=f"clock {n}", created_at=t) for n, t in enumerate(times)]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    assert tunix_rt(database_url, data, "traces", "import", str(source)).returncode == 0
+
+    after, before = "2020-01-01", "2020-01-01T01:00:00"
+    args = ("--created-after", after, "--created-before", before)
+    built = tunix_rt(database_url, data, "datasets", "build", "cli", "v1", *args)
+    assert built.returncode == 0, built.stderr
+    assert "built cli-v1: 2 traces" in built.stderr.decode()
+    filters = {"created_after": after, "created_before": before}
+    body = {"dataset_name": "api", "dataset_version": "v1", "filters": filters}
+    assert (await client.post("/api/datasets/build", json=body)).status_code == 201
+
+    by_cli = (await client.get("/api/datasets/cli-v1")).json()
+    by_api = (await client.get("/api/datasets/api-v1")).json()
+    listed = (await client.get("/api/traces", params={"limit": 10})).json()["data"]
+    at = {t["created_at"]: t["id"] for t in listed}
+    expected = [at["2020-01-01T00:30:00Z"], at["2020-01-01T00:00:00Z"]]
+    assert by_cli["trace_ids"] == by_api["trace_ids"] == expected
+    utc = {"created_after": "2020-01-01T00:00:00Z", "created_before": "2020-01-01T01:00:00Z"}
+    assert by_cli["filters"] == by_api["filters"] == utc

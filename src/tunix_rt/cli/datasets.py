@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, run_read
 from tunix_rt.datasets import service
 from tunix_rt.datasets.export_cache import ExportCache, copy_entry
-from tunix_rt.datasets.schema import DatasetBuildRequest
+from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
 from tunix_rt.datasets.sft_export import sft_manifest
 from tunix_rt.errors import TunixRTError
 from tunix_rt.formats import ExportFormat
@@ -26,6 +25,9 @@ from tunix_rt.traces.importer import describe_validation_error
 
 datasets_app = typer.Typer(help="Build, list and show datasets.", no_args_is_help=True)
 app = typer.Typer()
+
+
+_TIME = "ISO date or time (UTC unless it gives an offset)"
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
@@ -56,8 +58,8 @@ def build(
     source: Annotated[str | None, typer.Option(help="meta.source equals")] = None,
     meta: Annotated[list[str], typer.Option(help="meta.KEY equals VALUE (repeatable)")] = [],  # noqa: B006
     prompt_contains: Annotated[str | None, typer.Option(help="prompt contains")] = None,
-    created_after: Annotated[datetime | None, typer.Option(help="ISO time, inclusive")] = None,
-    created_before: Annotated[datetime | None, typer.Option(help="ISO time, exclusive")] = None,
+    created_after: Annotated[str | None, typer.Option(help=f"{_TIME}, inclusive")] = None,
+    created_before: Annotated[str | None, typer.Option(help=f"{_TIME}, exclusive")] = None,
     min_score: Annotated[str | None, typer.Option(help="CRITERIA=SCORE, e.g. baseline=40")] = None,
     limit: Annotated[int, typer.Option(help="At most this many traces")] = 100,
     random: Annotated[
@@ -71,21 +73,19 @@ def build(
     ] = False,
 ) -> None:
     """Build an immutable dataset NAME-VERSION from the stored traces."""
-    filters: dict[str, Any] = {
-        "meta": {k: _meta_value(v) for k, v in _pairs(meta, "--meta").items()}
-    }
-    for field, value in (
-        ("source", source),
-        ("prompt_contains", prompt_contains),
-        ("created_after", created_after),
-        ("created_before", created_before),
-    ):
-        if value is not None:
-            filters[field] = value
+    score = None
     if min_score is not None:
-        criteria, score = next(iter(_pairs([min_score], "--min-score").items()))
-        filters["min_score"] = {"criteria": criteria, "score": score}
+        criteria, at_least = next(iter(_pairs([min_score], "--min-score").items()))
+        score = {"criteria": criteria, "score": at_least}
     try:
+        filters = DatasetFilters(
+            source=source,
+            meta={k: _meta_value(v) for k, v in _pairs(meta, "--meta").items()},
+            prompt_contains=prompt_contains,
+            created_after=created_after,
+            created_before=created_before,
+            min_score=score,
+        )
         request = DatasetBuildRequest(
             dataset_name=name,
             dataset_version=version,

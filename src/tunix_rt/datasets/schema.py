@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from tunix_rt.clock import UserTime
 from tunix_rt.traces.scoring import Criteria
 
 MANIFEST_SCHEMA_VERSION = "1.0"
@@ -44,8 +44,8 @@ class DatasetFilters(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     source: str | None = Field(default=None, min_length=1, max_length=255)
-    created_after: AwareDatetime | None = Field(default=None, description="Inclusive.")
-    created_before: AwareDatetime | None = Field(default=None, description="Exclusive.")
+    created_after: UserTime | None = Field(default=None, description="Inclusive.")
+    created_before: UserTime | None = Field(default=None, description="Exclusive.")
     prompt_contains: str | None = Field(
         default=None, min_length=1, max_length=1000, description="Case-insensitive substring."
     )
