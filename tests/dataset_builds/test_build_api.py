@@ -9,10 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from factories import make_trace, reference_seed_position
 from tunix_rt.db.functions import rank_key_of
 from tunix_rt.settings import Settings
+from tunix_rt.traces.schema import ReasoningTrace
 
 
 async def post_traces(client: httpx.AsyncClient, bodies: list[dict[str, Any]]) -> list[str]:
@@ -256,3 +258,28 @@ async def test_a_held_trace_cannot_be_deleted_until_its_dataset_is(
     assert not Path(built["manifest_path"]).exists()  # noqa: ASYNC240
     assert (await client.delete("/api/datasets/ds-v1")).status_code == 404
     assert (await client.delete(f"/api/traces/{held}")).status_code == 204
+
+
+async def test_the_build_counts_the_traces_it_could_have_taken(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    from tunix_rt.datasets.builder import build_dataset
+    from tunix_rt.datasets.schema import DatasetBuildRequest
+    from tunix_rt.evals.evalsets import iter_eval_set
+    from tunix_rt.traces.store import create_traces
+
+    bodies = [make_trace(n % 7, prompt=f"count {n % 7}") for n in range(30)]
+    traces = [ReasoningTrace(**body) for body in bodies]
+    traces += list(iter_eval_set("arithmetic-add-sub-v1"))[:5]  # left out by default
+    await create_traces(engine, traces)
+
+    def request(version: str, limit: int, **more: Any) -> DatasetBuildRequest:
+        return DatasetBuildRequest(dataset_name="c", dataset_version=version, limit=limit, **more)
+
+    taken = await build_dataset(engine, tmp_path, request("1", 10))
+    assert (taken.trace_count, taken.matching_count, taken.eval_prompts_excluded) == (10, 30, 5)
+    assert "matching_count" not in taken.model_dump()
+    distinct = await build_dataset(engine, tmp_path, request("2", 4, dedupe=True))
+    assert (distinct.trace_count, distinct.matching_count) == (4, 7)
+    every = await build_dataset(engine, tmp_path, request("3", 50, allow_eval_prompts=True))
+    assert (every.trace_count, every.matching_count) == (35, 35)

@@ -171,3 +171,24 @@ async def test_a_date_or_a_naive_time_means_utc_in_the_cli_and_the_api(
     assert by_cli["trace_ids"] == by_api["trace_ids"] == expected
     utc = {"created_after": "2020-01-01T00:00:00Z", "created_before": "2020-01-01T01:00:00Z"}
     assert by_cli["filters"] == by_api["filters"] == utc
+
+
+def test_a_build_that_leaves_matching_traces_out_says_how_many_matched(
+    database_url: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    source = tmp_path / "in.jsonl"
+    lines = [make_trace(n, prompt=f"count {n}") for n in range(1200)]
+    source.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    assert tunix_rt(database_url, data, "traces", "import", str(source)).returncode == 0
+
+    taken = tunix_rt(database_url, data, "datasets", "build", "some", "v1")
+    assert taken.returncode == 0, taken.stderr
+    assert taken.stderr.decode() == (
+        "built some-v1: 100 of 1,200 matching traces (--limit to take more)\n"
+    )
+    assert json.loads(taken.stdout)["trace_count"] == 100
+
+    everything = tunix_rt(database_url, data, "datasets", "build", "all", "v1", "--limit", "5000")
+    assert everything.returncode == 0, everything.stderr
+    assert everything.stderr.decode() == "built all-v1: 1,200 traces\n"

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, run_read
 from tunix_rt.datasets import service
 from tunix_rt.datasets.export_cache import ExportCache, copy_entry
-from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
+from tunix_rt.datasets.schema import DEFAULT_LIMIT, DatasetBuildRequest, DatasetFilters
 from tunix_rt.datasets.sft_export import sft_manifest
 from tunix_rt.errors import TunixRTError
 from tunix_rt.formats import ExportFormat
@@ -61,7 +61,9 @@ def build(
     created_after: Annotated[str | None, typer.Option(help=f"{_TIME}, inclusive")] = None,
     created_before: Annotated[str | None, typer.Option(help=f"{_TIME}, exclusive")] = None,
     min_score: Annotated[str | None, typer.Option(help="CRITERIA=SCORE, e.g. baseline=40")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many traces")] = 100,
+    limit: Annotated[
+        int | None, typer.Option(help=f"At most this many traces [default: {DEFAULT_LIMIT}]")
+    ] = None,
     random: Annotated[
         bool, typer.Option("--random", help="Random selection (needs --seed)")
     ] = False,
@@ -90,7 +92,7 @@ def build(
             dataset_name=name,
             dataset_version=version,
             filters=filters,
-            limit=limit,
+            limit=DEFAULT_LIMIT if limit is None else limit,
             selection_strategy="random" if random else "latest",
             seed=seed,
             dedupe=dedupe,
@@ -107,7 +109,13 @@ def build(
         if built.eval_prompts_excluded
         else ""
     )
-    err.print(f"built {built.dataset_key}: {built.trace_count:,} traces{held_out}", highlight=False)
+    taken = f"{built.trace_count:,} traces"
+    if limit is None and built.matching_count > built.trace_count:
+        taken = (
+            f"{built.trace_count:,} of {built.matching_count:,} matching traces "
+            "(--limit to take more)"
+        )
+    err.print(f"built {built.dataset_key}: {taken}{held_out}", highlight=False)
     sys.stdout.write(built.model_dump_json(indent=2) + "\n")
 
 

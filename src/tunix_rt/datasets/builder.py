@@ -22,6 +22,7 @@ from tunix_rt.datasets.schema import (
 )
 from tunix_rt.datasets.select import (
     assign_splits,
+    count_eligible,
     count_eval_prompts,
     insert_selection,
     split_sizes,
@@ -98,6 +99,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
         counted = select(func.count()).select_from(I).where(I.c.dataset_key == key)
         count = int((await conn.execute(counted)).scalar_one())
         excluded = 0 if request.allow_eval_prompts else await count_eval_prompts(conn, request)
+        matching = count if count < request.limit else await count_eligible(conn, request)
         if count == 0:
             held_out = (
                 f" ({excluded} that do have eval set prompts, which builds leave out unless "
@@ -151,6 +153,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
         trace_count=count,
         manifest_path=str(path),
         eval_prompts_excluded=excluded,
+        matching_count=matching,
     )
 
 

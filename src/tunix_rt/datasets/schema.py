@@ -24,6 +24,8 @@ KEY_PATTERN = r"^[A-Za-z0-9._-]{1,257}$"
 META_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MetaValue = str | int | float | bool | None
+#: How many traces a build takes when the request sets no limit.
+DEFAULT_LIMIT = 100
 
 
 def dataset_key(name: str, version: str) -> str:
@@ -83,7 +85,7 @@ class DatasetBuildRequest(BaseModel):
     dataset_name: str = Field(pattern=NAME_PATTERN, description="Letters, digits and `._-`.")
     dataset_version: str = Field(pattern=NAME_PATTERN, description="Letters, digits and `._-`.")
     filters: DatasetFilters = Field(default_factory=DatasetFilters)
-    limit: int = Field(default=100, ge=1, le=10_000_000)
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=10_000_000)
     selection_strategy: Literal["latest", "random"] = "latest"
     seed: int | None = Field(default=None, ge=0, le=2**62)
     dedupe: bool = Field(
@@ -180,6 +182,11 @@ class DatasetBuilt(BaseModel):
     manifest_path: str
     eval_prompts_excluded: int = Field(
         description="Matching traces left out because their prompt is an eval set's."
+    )
+    matching_count: int = Field(
+        exclude=True,
+        description="How many traces the build could have taken without its limit (for the "
+        "CLI's summary; not part of the API's answer).",
     )
 
 

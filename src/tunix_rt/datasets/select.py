@@ -10,6 +10,7 @@ from sqlalchemy import (
     ColumnElement,
     Executable,
     Select,
+    Subquery,
     and_,
     case,
     cast,
@@ -92,18 +93,7 @@ def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
         ]
     else:
         columns.append(T.c.created_at)
-    if request.dedupe:
-        first_of_kind = func.row_number().over(
-            partition_by=(T.c.prompt, T.c.final_answer), order_by=(T.c.created_at, T.c.seq)
-        )
-        columns.append(first_of_kind.label("occurrence"))
-    candidates = _matching(select(*columns), request, dialect)
-    if not request.allow_eval_prompts:
-        candidates = candidates.where(T.c.prompt.not_in(sorted(eval_prompts())))
-    pool = candidates.subquery("pool")
-    chosen = select(pool)
-    if request.dedupe:
-        chosen = chosen.where(pool.c.occurrence == 1)
+    pool, chosen = _eligible(columns, request, dialect)
     if request.selection_strategy == "random":
         order: tuple[Any, ...] = (pool.c.rank, pool.c.rank_key, pool.c.seq)
     else:
@@ -115,6 +105,34 @@ def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
         final_order = (limited.c.created_at.desc(), limited.c.seq.desc())
     position = func.row_number().over(order_by=final_order) - 1
     return select(limited.c.seq, position.label("position"))
+
+
+def _eligible(
+    columns: list[Any], request: DatasetBuildRequest, dialect: str
+) -> tuple[Subquery, Select[Any]]:
+    """The traces the selection may take, before its order and limit: `(pool, eligible)`, where
+    `pool` holds `columns` of the traces the filters admit (less eval prompts unless allowed)
+    and `eligible` selects from it (only first occurrences with `dedupe`)."""
+    if request.dedupe:
+        first_of_kind = func.row_number().over(
+            partition_by=(T.c.prompt, T.c.final_answer), order_by=(T.c.created_at, T.c.seq)
+        )
+        columns = [*columns, first_of_kind.label("occurrence")]
+    candidates = _matching(select(*columns), request, dialect)
+    if not request.allow_eval_prompts:
+        candidates = candidates.where(T.c.prompt.not_in(sorted(eval_prompts())))
+    pool = candidates.subquery("pool")
+    eligible = select(pool)
+    if request.dedupe:
+        eligible = eligible.where(pool.c.occurrence == 1)
+    return pool, eligible
+
+
+async def count_eligible(conn: AsyncConnection, request: DatasetBuildRequest) -> int:
+    """How many traces the selection could take without its limit (one COUNT)."""
+    _, eligible = _eligible([T.c.seq], request, conn.dialect.name)
+    counted = select(func.count()).select_from(eligible.subquery("eligible"))
+    return int((await conn.execute(counted)).scalar_one())
 
 
 def _matching(stmt: Select[Any], request: DatasetBuildRequest, dialect: str) -> Select[Any]:
