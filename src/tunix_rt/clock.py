@@ -8,6 +8,10 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BeforeValidator
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _utc_unless_given(value: Any) -> Any:
     """A date means its midnight and a time without an offset means that time, both in UTC;
     anything else is left for the datetime validation to accept or refuse."""

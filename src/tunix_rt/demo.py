@@ -7,10 +7,11 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tunix_rt.clock import utc_now
 from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.db.models import traces_table
 from tunix_rt.generators import mixed_demo_set
-from tunix_rt.traces.store import trace_row, utc_now
+from tunix_rt.traces.rows import trace_row
 
 DEMO_NAMESPACE = uuid.UUID("5b0f9a57-7c3e-4f59-9d7e-3d8f6a1e2c40")
 

@@ -16,15 +16,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tunix_rt.clock import utc_now
+from tunix_rt.datasets import store
 from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
 from tunix_rt.datasets.select import split_sizes
 from tunix_rt.db.bulk import insert_trace_rows
-from tunix_rt.db.models import datasets_table, traces_table
+from tunix_rt.db.models import traces_table
 from tunix_rt.evals.schema import EvaluationOptions
 from tunix_rt.generators.arithmetic import Operation, generate_arithmetic
 from tunix_rt.runs.manifest import RunManifest, dataset_export_path
+from tunix_rt.traces.rows import trace_row
 from tunix_rt.traces.schema import ReasoningTrace
-from tunix_rt.traces.store import trace_row, utc_now
 
 COLLECTION = "quickstart-arithmetic"
 NAMESPACE = uuid.UUID("0f7c8e1a-6d2b-4c55-9a3e-7b1d2c4e5f60")
@@ -112,8 +114,7 @@ async def store_traces(engine: AsyncEngine, recipe: Recipe) -> int:
 
 async def dataset_exists(engine: AsyncEngine, key: str) -> bool:
     async with engine.connect() as conn:
-        found = await conn.execute(select(datasets_table.c.key).where(datasets_table.c.key == key))
-        return found.first() is not None
+        return await store.dataset_exists(conn, key)
 
 
 def dataset_request(recipe: Recipe) -> DatasetBuildRequest:

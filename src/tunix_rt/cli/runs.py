@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
-from tunix_rt.datasets.sft_export import require_dataset
+from tunix_rt.datasets.store import require_dataset
 from tunix_rt.errors import TunixRTError
 from tunix_rt.runs import jobs, logs, service, store
 from tunix_rt.runs.manifest import RunManifest

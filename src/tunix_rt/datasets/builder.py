@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tunix_rt.clock import utc_now
 from tunix_rt.datasets.export import Batch, canonical_digest
 from tunix_rt.datasets.schema import (
     DatasetBuildRequest,
@@ -27,11 +28,12 @@ from tunix_rt.datasets.select import (
     insert_selection,
     split_sizes,
 )
+from tunix_rt.datasets.store import dataset_exists
 from tunix_rt.db.engine import sqlite_foreign_keys_off
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
 from tunix_rt.errors import ConflictError, InvalidInputError
-from tunix_rt.traces.store import char_count, utc_now
+from tunix_rt.traces.rows import char_count
 
 #: Rough size of the Gemma chat markup and the `Reasoning:`/`Answer:` scaffolding, in characters,
 #: and characters per token for SentencePiece on English text; see `DatasetStats`.
@@ -59,14 +61,11 @@ async def build_dataset(
     try:
         return await _build(engine, request, manifest_path(data_dir, request.key))
     except BaseException:
-        if not await _exists(engine, request.key):
+        async with engine.connect() as conn:
+            built = await dataset_exists(conn, request.key)
+        if not built:
             manifest_path(data_dir, request.key).unlink(missing_ok=True)
         raise
-
-
-async def _exists(engine: AsyncEngine, key: str) -> bool:
-    async with engine.connect() as conn:
-        return (await conn.execute(select(D.c.key).where(D.c.key == key))).first() is not None
 
 
 async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) -> DatasetBuilt:
@@ -78,7 +77,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
         sqlite_foreign_keys_off(conn),  # items reference traces selected under the write lock
         conn.begin(),
     ):
-        if (await conn.execute(select(D.c.key).where(D.c.key == key))).first() is not None:
+        if await dataset_exists(conn, key):
             raise ConflictError(f"dataset {key} already exists; datasets are immutable")
         try:
             await conn.execute(

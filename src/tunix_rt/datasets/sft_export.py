@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.datasets.export import stream_export
-from tunix_rt.db.models import datasets_table as D
+from tunix_rt.datasets.store import require_dataset
 from tunix_rt.db.models import traces_table as T
 from tunix_rt.errors import BadRequestError, NotFoundError
 from tunix_rt.formats import encode_line, renderer_for
@@ -18,11 +18,6 @@ from tunix_rt.runs.manifest import ManifestRequest, RunManifest
 
 #: How many of the given `trace_ids` an SFT export holds when the request sets no limit.
 TRACE_IDS_DEFAULT_LIMIT = 100
-
-
-async def require_dataset(conn: AsyncConnection, key: str) -> None:
-    if (await conn.execute(select(D.c.key).where(D.c.key == key))).first() is None:
-        raise NotFoundError(f"dataset {key} not found")
 
 
 async def sft_export(

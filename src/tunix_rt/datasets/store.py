@@ -1,4 +1,4 @@
-"""Reading built datasets: list, one manifest, ids, and the delete guard for traces."""
+"""Reading built datasets: whether one exists, list, one manifest, ids."""
 
 from __future__ import annotations
 
@@ -30,6 +30,16 @@ def _summary(row: Any) -> DatasetSummary:
         trace_count=row["trace_count"],
         export_sha256=row["export_sha256"],
     )
+
+
+async def dataset_exists(conn: AsyncConnection, key: str) -> bool:
+    return (await conn.execute(select(D.c.key).where(D.c.key == key))).first() is not None
+
+
+async def require_dataset(conn: AsyncConnection, key: str) -> None:
+    """`NotFoundError` unless dataset `key` exists."""
+    if not await dataset_exists(conn, key):
+        raise NotFoundError(f"dataset {key} not found")
 
 
 async def dataset_record(conn: AsyncConnection, key: str) -> dict[str, Any]:

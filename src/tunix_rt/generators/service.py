@@ -18,10 +18,11 @@ from typing import IO, Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tunix_rt.clock import utc_now
 from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.generators import DEFAULT_SEED, get_generator
+from tunix_rt.traces.rows import trace_row
 from tunix_rt.traces.schema import ReasoningTrace
-from tunix_rt.traces.store import trace_row, utc_now
 
 CHUNK_SIZE = 2000
 """Traces made, converted and inserted per step."""

@@ -18,11 +18,11 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Table, and_, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tunix_rt.clock import utc_now
 from tunix_rt.db.models import evaluations_table as E
 from tunix_rt.db.models import runs_table as R
 from tunix_rt.errors import ConflictError, NotFoundError
 from tunix_rt.runs.schema import FINISHED, RunStatus
-from tunix_rt.traces.store import utc_now
 
 HOST = socket.gethostname()
 _CLAIM_LOCK = 0x7275_6E73  # "runs": PostgreSQL advisory lock around claiming

@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.datasets.sft_export import require_dataset
+from tunix_rt.datasets.store import require_dataset
 from tunix_rt.errors import InvalidInputError, UnavailableError
 from tunix_rt.runs import store
 from tunix_rt.runs.availability import TRAIN_EXTRA_HINT

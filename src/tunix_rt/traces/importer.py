@@ -10,10 +10,11 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tunix_rt.clock import utc_now
 from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.db.models import traces_table
+from tunix_rt.traces.rows import trace_row
 from tunix_rt.traces.schema import trace_import_adapter
-from tunix_rt.traces.store import trace_row, utc_now
 
 CHUNK_LINES = 2000
 

@@ -7,7 +7,7 @@ import binascii
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, literal, select, text, tuple_
@@ -15,51 +15,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tunix_rt.clock import utc_now
 from tunix_rt.db.bulk import insert_trace_rows
-from tunix_rt.db.functions import rank_key_of
 from tunix_rt.db.models import dataset_items_table, scores_table, traces_table
 from tunix_rt.db.types import UTCDateTime
 from tunix_rt.errors import ConflictError, InvalidInputError, NotFoundError
+from tunix_rt.traces.rows import trace_row
 from tunix_rt.traces.schema import ReasoningTrace, TraceRecord, TraceSummary
 from tunix_rt.traces.scoring import Criteria, ScoreResult, score_trace
 
 T = traces_table
-
-
-def trace_row(
-    trace: ReasoningTrace,
-    *,
-    created_at: datetime,
-    trace_id: uuid.UUID | None = None,
-) -> dict[str, Any]:
-    """The column values that store `trace` (a new id unless given; `payload_json` is text)."""
-    trace_id = trace_id or uuid.uuid4()
-    return {
-        "id": trace_id,
-        "created_at": created_at,
-        "trace_version": trace.trace_version,
-        "source": trace.source,
-        "prompt": trace.prompt,
-        "final_answer": trace.final_answer,
-        "step_count": len(trace.steps),
-        "char_count": char_count(
-            trace.prompt, trace.final_answer, [s.content for s in trace.steps]
-        ),
-        "payload_json": trace.model_dump_json(include=PAYLOAD_FIELDS),
-        "rank_key": rank_key_of(trace_id),
-    }
-
-
-PAYLOAD_FIELDS: set[str] = set(ReasoningTrace.model_fields)
-
-
-def char_count(prompt: str, final_answer: str, step_contents: Sequence[str]) -> int:
-    """A trace's size in characters, as stored in `traces.char_count`: prompt, steps, answer."""
-    return len(prompt) + len(final_answer) + sum(map(len, step_contents))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _summary(row: dict[str, Any]) -> TraceSummary:
