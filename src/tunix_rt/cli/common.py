@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import sys
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -30,6 +29,7 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tunix_rt.atomic_file import atomic_file
 from tunix_rt.db.engine import create_engine
 from tunix_rt.db.migrate import ensure_schema
 from tunix_rt.errors import TunixRTError
@@ -120,15 +120,8 @@ def atomic_output(path: str) -> Iterator[IO[bytes]]:
         yield sys.stdout.buffer
         sys.stdout.flush()
         return
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(Path(path)) as handle:
+        yield handle
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tunix_rt.atomic_file import atomic_file
 from tunix_rt.clock import utc_now
 from tunix_rt.datasets.export import Batch, canonical_digest
 from tunix_rt.datasets.schema import (
@@ -145,7 +144,9 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
             .where(D.c.key == key)
             .values(trace_count=count, export_sha256=manifest.export_sha256, manifest=stored)
         )
-        _write_atomically(path, orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path) as out:
+            out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
     return DatasetBuilt(
         dataset_key=key,
         build_id=build_id,
@@ -213,15 +214,3 @@ async def split_counts(conn: AsyncConnection, key: str) -> dict[str, int]:
         .order_by(I.c.split)
     )
     return {name: n for name, n in rows.all()}
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
