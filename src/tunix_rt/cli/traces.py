@@ -73,7 +73,7 @@ def traces_list(
             conn,
             limit=limit,
             cursor=Cursor.decode(cursor) if cursor else None,
-            filters=TraceFilters(source=source, q=q),
+            filters=TraceFilters(source=source, prompt_contains=q),
         )
 
     page = run_read(query)

@@ -34,21 +34,19 @@ from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import scores_table as S
 from tunix_rt.db.models import traces_table as T
 from tunix_rt.evals.evalsets import eval_prompts
+from tunix_rt.traces.store import TraceFilters
 
 
 def filter_conditions(filters: DatasetFilters, dialect: str) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if filters.source is not None:
-        conditions.append(T.c.source == filters.source)
-    if filters.created_after is not None:
-        conditions.append(T.c.created_at >= filters.created_after)
-    if filters.created_before is not None:
-        conditions.append(T.c.created_at < filters.created_before)
-    if filters.prompt_contains:
-        conditions.append(T.c.prompt.icontains(filters.prompt_contains, autoescape=True))
-    for key, value in sorted(filters.meta.items()):
-        conditions.append(meta_equals(key, value, dialect))
-    return conditions
+    """The trace filters' conditions (as a trace listing's), then one per `meta` entry."""
+    common = TraceFilters(
+        source=filters.source,
+        created_after=filters.created_after,
+        created_before=filters.created_before,
+        prompt_contains=filters.prompt_contains,
+    )
+    meta = [meta_equals(key, value, dialect) for key, value in sorted(filters.meta.items())]
+    return [*common.conditions(), *meta]
 
 
 def meta_equals(key: str, value: MetaValue, dialect: str) -> ColumnElement[bool]:

@@ -10,14 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.db.models import traces_table
-from tunix_rt.traces.store import TraceFilters, _filtered, stream_traces
+from tunix_rt.traces.store import TraceFilters, stream_traces
 
 _LINE_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 async def count_matching(engine: AsyncEngine, filters: TraceFilters) -> int:
     async with engine.connect() as conn:
-        stmt = _filtered(select(func.count()).select_from(traces_table), filters)
+        stmt = select(func.count()).select_from(traces_table).where(*filters.conditions())
         return int((await conn.execute(stmt)).scalar_one())
 
 

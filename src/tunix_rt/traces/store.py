@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select, text, tuple_
+from sqlalchemy import ColumnElement, delete, func, literal, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -108,12 +108,26 @@ async def count_traces(conn: AsyncConnection) -> int:
 
 @dataclass(frozen=True)
 class TraceFilters:
-    """What a trace listing or export can be narrowed by."""
+    """What a trace listing, export or dataset selection can be narrowed by."""
 
     source: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
-    q: str | None = None
+    prompt_contains: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE conditions: `meta.source` equals, created at or after / before, prompt
+        contains (case-insensitive)."""
+        conditions: list[ColumnElement[bool]] = []
+        if self.source is not None:
+            conditions.append(T.c.source == self.source)
+        if self.created_after is not None:
+            conditions.append(T.c.created_at >= self.created_after)
+        if self.created_before is not None:
+            conditions.append(T.c.created_at < self.created_before)
+        if self.prompt_contains:
+            conditions.append(T.c.prompt.icontains(self.prompt_contains, autoescape=True))
+        return conditions
 
 
 @dataclass(frozen=True)
@@ -149,18 +163,6 @@ class TracePage:
     has_more: bool
 
 
-def _filtered(stmt: Any, filters: TraceFilters) -> Any:
-    if filters.source is not None:
-        stmt = stmt.where(T.c.source == filters.source)
-    if filters.created_after is not None:
-        stmt = stmt.where(T.c.created_at >= filters.created_after)
-    if filters.created_before is not None:
-        stmt = stmt.where(T.c.created_at < filters.created_before)
-    if filters.q:
-        stmt = stmt.where(T.c.prompt.icontains(filters.q, autoescape=True))
-    return stmt
-
-
 async def list_traces(
     conn: AsyncConnection,
     *,
@@ -170,8 +172,7 @@ async def list_traces(
     filters: TraceFilters = TraceFilters(),
 ) -> TracePage:
     """Newest first. Keyset paging with `cursor` costs the same at any depth; `offset` does not."""
-    stmt = select(T.c.seq, T.c.id, T.c.created_at, T.c.trace_version)
-    stmt = _filtered(stmt, filters)
+    stmt = select(T.c.seq, T.c.id, T.c.created_at, T.c.trace_version).where(*filters.conditions())
     if cursor is not None:
         position = tuple_(literal(cursor.created_at, UTCDateTime()), cursor.seq)
         stmt = stmt.where(tuple_(T.c.created_at, T.c.seq) < position)
@@ -195,7 +196,7 @@ async def stream_traces(
 ) -> AsyncIterator[tuple[uuid.UUID, datetime, dict[str, Any]]]:
     """Every matching trace (the first `limit`), oldest first, as `(id, created_at, payload)`,
     in constant memory."""
-    stmt = _filtered(select(T.c.id, T.c.created_at, T.c.payload), filters)
+    stmt = select(T.c.id, T.c.created_at, T.c.payload).where(*filters.conditions())
     stmt = stmt.order_by(T.c.created_at, T.c.seq).execution_options(yield_per=batch_size)
     if limit is not None:
         stmt = stmt.limit(limit)

@@ -117,7 +117,10 @@ async def list_traces(
         offset=offset,
         cursor=store.Cursor.decode(cursor) if cursor is not None else None,
         filters=store.TraceFilters(
-            source=source, created_after=created_after, created_before=created_before, q=q
+            source=source,
+            created_after=created_after,
+            created_before=created_before,
+            prompt_contains=q,
         ),
     )
     return TracePage(
