@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
+from tunix_rt.api.responses import NDJSON, NO_CONTENT, no_content
 from tunix_rt.datasets import service
 from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.schema import (
@@ -22,7 +23,6 @@ from tunix_rt.datasets.schema import (
 from tunix_rt.formats import ExportFormat
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
-NDJSON = "application/x-ndjson"
 DatasetKeyPath = Annotated[str, Path(pattern=KEY_PATTERN, description="`{name}-{version}`")]
 
 
@@ -59,18 +59,13 @@ async def get_dataset(dataset_key: DatasetKeyPath, conn: Connection) -> DatasetM
     return await service.manifest(conn, dataset_key)
 
 
-@router.delete(
-    "/{dataset_key}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses=error_responses(404),
-)
+@router.delete("/{dataset_key}", **NO_CONTENT, responses=error_responses(404))
 async def delete_dataset(
     dataset_key: DatasetKeyPath, engine: Engine, settings: AppSettings
 ) -> Response:
     """Delete a dataset (its traces stay) and its manifest file."""
     await service.delete(engine, settings.data_dir, dataset_key)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return no_content()
 
 
 @router.get(

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, status
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.api.deps import Engine
 from tunix_rt.api.errors import error_responses
+from tunix_rt.api.responses import NDJSONResponse
 from tunix_rt.formats import encode_line, renderer_for
 from tunix_rt.generators import (
     DEFAULT_SEED,
@@ -41,10 +41,6 @@ GeneratorName = Literal["high-card-duel", "arithmetic", "comparison-chain"]
 assert set(get_args(GeneratorName)) == set(GENERATORS), "GeneratorName is out of date"
 
 GENERATE_ERRORS = error_responses(400, 413)
-
-
-class NDJSONResponse(StreamingResponse):
-    media_type = "application/x-ndjson"
 
 
 class UngarStatus(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
+from tunix_rt.api.responses import NO_CONTENT, no_content
 from tunix_rt.errors import InvalidInputError
 from tunix_rt.traces import store
 from tunix_rt.traces.schema import ReasoningTrace, TraceRecord, TraceSummary
@@ -152,16 +153,11 @@ async def get_trace(trace_id: uuid.UUID, conn: Connection) -> TraceRecord:
     return await store.get_trace(conn, trace_id)
 
 
-@router.delete(
-    "/{trace_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses=NOT_FOUND,
-)
+@router.delete("/{trace_id}", **NO_CONTENT, responses=NOT_FOUND)
 async def delete_trace(trace_id: uuid.UUID, engine: Engine) -> Response:
     """Delete a trace and its scores."""
     await store.delete_trace(engine, trace_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return no_content()
 
 
 @router.post(
