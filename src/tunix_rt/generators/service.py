@@ -15,19 +15,17 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.clock import utc_now
 from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.generators import DEFAULT_SEED, get_generator
+from tunix_rt.traces.export import trace_line
 from tunix_rt.traces.rows import trace_row
 from tunix_rt.traces.schema import ReasoningTrace
 
 CHUNK_SIZE = 2000
 """Traces made, converted and inserted per step."""
-
-_LINE_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 def _chunks(traces: Iterator[ReasoningTrace], size: int) -> Iterator[list[ReasoningTrace]]:
@@ -72,7 +70,7 @@ async def generate_and_store(
 
 def encode_trace_line(trace: ReasoningTrace) -> bytes:
     """One JSON Lines line that `tunix-rt traces import` reads: the payload, keys sorted."""
-    return orjson.dumps(trace.model_dump(mode="json"), option=_LINE_OPTIONS)
+    return trace_line(trace.model_dump(mode="json"))
 
 
 def write_generated(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
 import orjson
 from sqlalchemy import func, select
@@ -12,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt.db.models import traces_table
 from tunix_rt.traces.store import TraceFilters, stream_traces
 
-_LINE_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+
+def trace_line(record: dict[str, Any]) -> bytes:
+    """One JSON Lines line that `tunix-rt traces import` reads: keys sorted at every level, so
+    the bytes do not depend on how the database stores JSON (PostgreSQL's JSONB reorders keys).
+    """
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
 
 
 async def count_matching(engine: AsyncEngine, filters: TraceFilters) -> int:
@@ -28,16 +33,13 @@ async def export_traces(
     filters: TraceFilters = TraceFilters(),
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Write `{id, created_at, trace_version, prompt, steps, final_answer, meta}` lines.
-
-    Keys are sorted at every level, so the bytes do not depend on how the database stores JSON
-    (PostgreSQL's JSONB reorders keys).
-    """
+    """Write `{id, created_at, trace_version, prompt, steps, final_answer, meta}` lines
+    (`trace_line`)."""
     written = 0
     async with engine.connect() as conn:
         async for trace_id, created_at, payload in stream_traces(conn, filters=filters):
             line = {"id": str(trace_id), "created_at": created_at.isoformat(), **payload}
-            out.write(orjson.dumps(line, option=_LINE_OPTIONS))
+            out.write(trace_line(line))
             written += 1
             if on_progress and written % 5000 == 0:
                 on_progress(written)
