@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tunix_rt.datasets.builder import build_dataset
 from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
-from tunix_rt.datasets.service import build
 from tunix_rt.errors import ConflictError, InvalidInputError, NotFoundError
 from tunix_rt.evals import service, store
 from tunix_rt.evals.job import item_row
@@ -276,7 +276,7 @@ async def test_outputs_become_traces_and_a_dataset_of_the_correct_ones(
     assert (stored.created_count, stored.skipped) == (4, 0)
     with pytest.raises(ConflictError, match="already stored"):
         await service.store_outputs(engine, evaluation_id)
-    built = await build(
+    built = await build_dataset(
         engine,
         tmp_path,
         DatasetBuildRequest(
@@ -288,11 +288,11 @@ async def test_outputs_become_traces_and_a_dataset_of_the_correct_ones(
         ),
     )
     assert built.trace_count == 2
-    from tunix_rt.datasets.service import manifest as dataset_manifest
+    from tunix_rt.datasets.store import get_manifest
     from tunix_rt.traces.store import get_trace
 
     async with engine.connect() as conn:
-        ids = (await dataset_manifest(conn, built.dataset_key)).trace_ids
+        ids = (await get_manifest(conn, built.dataset_key)).trace_ids
         traces = sorted([(await get_trace(conn, i)).payload for i in ids], key=lambda t: t.prompt)
         assert (await store.get_evaluation(conn, evaluation_id)).traces_stored == 4
     assert [t.prompt for t in traces] == ["What is 10 + 10?", "What is 12 + 30?"]
@@ -364,7 +364,7 @@ async def test_a_dataset_target_needs_an_expected_answer_on_every_trace(
             else DatasetFilters(source="t"),
             limit=100,
         )
-        return (await build(engine, tmp_path, request)).dataset_key
+        return (await build_dataset(engine, tmp_path, request)).dataset_key
 
     good = await dataset("good", [0])
     target = await pin(engine, EvaluationOptions(dataset_key=good, limit=10))

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, run_read
-from tunix_rt.datasets import service
+from tunix_rt.datasets import builder, service, store
 from tunix_rt.datasets.export_cache import ExportCache, copy_entry
 from tunix_rt.datasets.schema import DEFAULT_LIMIT, DatasetBuildRequest, DatasetFilters
 from tunix_rt.datasets.sft_export import sft_manifest
@@ -103,7 +103,7 @@ def build(
         message = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
         raise fail(message) from None
     data_dir = get_settings().data_dir
-    built = run(lambda engine: service.build(engine, data_dir, request))
+    built = run(lambda engine: builder.build_dataset(engine, data_dir, request))
     held_out = (
         f" ({built.eval_prompts_excluded:,} with an eval set's prompt left out)"
         if built.eval_prompts_excluded
@@ -126,7 +126,7 @@ def list_() -> None:
     lines = ["key\ttrace_count\tcreated_at\texport_sha256"]
     lines += [
         f"{d.dataset_key}\t{d.trace_count}\t{d.created_at.isoformat()}\t{d.export_sha256}"
-        for d in run_read(service.list_all)
+        for d in run_read(store.list_datasets)
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 
@@ -135,7 +135,7 @@ def list_() -> None:
 def show(key: Annotated[str, typer.Argument(help="NAME-VERSION")]) -> None:
     """Print a dataset's manifest (with stats) as JSON."""
 
-    manifest = run_read(lambda conn: service.manifest(conn, key))
+    manifest = run_read(lambda conn: store.get_manifest(conn, key))
     sys.stdout.write(manifest.model_dump_json(indent=2) + "\n")
 
 

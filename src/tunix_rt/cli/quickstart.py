@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt import quickstart
 from tunix_rt.cli.common import err, fail, run
-from tunix_rt.datasets.service import build
+from tunix_rt.datasets.builder import build_dataset
 from tunix_rt.errors import TunixRTError
 from tunix_rt.evals.schema import EvaluationRecord
 from tunix_rt.runs.service import require_training_stack
@@ -51,7 +51,9 @@ def quickstart_(
         added = await quickstart.store_traces(engine, plan)
         err.print(f"traces: {added:,} added ({quickstart.COLLECTION})", highlight=False)
         if not await quickstart.dataset_exists(engine, plan.dataset_key):
-            built = await build(engine, get_settings().data_dir, quickstart.dataset_request(plan))
+            built = await build_dataset(
+                engine, get_settings().data_dir, quickstart.dataset_request(plan)
+            )
             err.print(f"dataset {built.dataset_key}: {built.trace_count:,} traces", highlight=False)
         manifest = quickstart.manifest(plan, output_dir="model")
         run_id, status = await train_foreground(engine, manifest)

@@ -1,4 +1,5 @@
-"""Dataset operations as the API and the CLI use them."""
+"""Deleting a dataset, and checking and opening its exports (from the export cache or the
+database)."""
 
 from __future__ import annotations
 
@@ -12,32 +13,14 @@ from typing import IO, Any, NamedTuple
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tunix_rt.datasets.builder import build_dataset, manifest_path
+from tunix_rt.datasets.builder import manifest_path
 from tunix_rt.datasets.export import export_etag, stream_export
 from tunix_rt.datasets.export_cache import ExportCache, entry_chunks
-from tunix_rt.datasets.schema import (
-    DatasetBuildRequest,
-    DatasetBuilt,
-    DatasetManifest,
-    DatasetSummary,
-)
-from tunix_rt.datasets.store import dataset_record, get_manifest, list_datasets
+from tunix_rt.datasets.store import dataset_record
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
 from tunix_rt.errors import InvalidInputError, NotFoundError
 from tunix_rt.formats import renderer_for
-
-
-async def build(engine: AsyncEngine, data_dir: Path, request: DatasetBuildRequest) -> DatasetBuilt:
-    return await build_dataset(engine, data_dir, request)
-
-
-async def list_all(conn: AsyncConnection) -> list[DatasetSummary]:
-    return await list_datasets(conn)
-
-
-async def manifest(conn: AsyncConnection, key: str) -> DatasetManifest:
-    return await get_manifest(conn, key)
 
 
 async def delete(engine: AsyncEngine, data_dir: Path, key: str) -> None:

@@ -69,7 +69,6 @@ class TraceImport(ReasoningTrace):
     created_at: AwareDatetime | None = None
 
 
-trace_adapter: TypeAdapter[ReasoningTrace] = TypeAdapter(ReasoningTrace)
 trace_import_adapter: TypeAdapter[TraceImport] = TypeAdapter(TraceImport)
 
 

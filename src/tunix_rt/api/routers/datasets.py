@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import NDJSON, NO_CONTENT, no_content
-from tunix_rt.datasets import service
+from tunix_rt.datasets import builder, service, store
 from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.schema import (
     KEY_PATTERN,
@@ -44,19 +44,19 @@ async def build_dataset(
     `random` needs a `seed`; `splits` (e.g. `{"train": 0.9, "val": 0.1}`) partition the
     selection reproducibly by the seed. An existing key is 409: datasets are immutable.
     """
-    return await service.build(engine, settings.data_dir, request)
+    return await builder.build_dataset(engine, settings.data_dir, request)
 
 
 @router.get("", response_model=DatasetList)
 async def list_datasets(conn: Connection) -> DatasetList:
     """Every dataset, newest first."""
-    return DatasetList(data=await service.list_all(conn))
+    return DatasetList(data=await store.list_datasets(conn))
 
 
 @router.get("/{dataset_key}", response_model=DatasetManifest, responses=error_responses(404))
 async def get_dataset(dataset_key: DatasetKeyPath, conn: Connection) -> DatasetManifest:
     """The manifest: filters, strategy, seed, ordered trace ids, stats, export sha256."""
-    return await service.manifest(conn, dataset_key)
+    return await store.get_manifest(conn, dataset_key)
 
 
 @router.delete("/{dataset_key}", **NO_CONTENT, responses=error_responses(404))
