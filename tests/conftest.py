@@ -61,6 +61,18 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(POSTGRES_UNREACHABLE)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests, and the servers and CLI runs they start, work in a temporary folder: relative
+    defaults (`./data`, `./runs`) land there and a developer's `.env` is never read."""
+    with pytest.MonkeyPatch.context() as patch:
+        if os.environ.get("PYTHONPATH"):  # still the same folders for child processes
+            paths = os.environ["PYTHONPATH"].split(os.pathsep)
+            patch.setenv("PYTHONPATH", os.pathsep.join(os.path.abspath(p) for p in paths))
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
+
+
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param(

@@ -1,4 +1,5 @@
-"""The test suite's own set-up: a PostgreSQL URL that is set must answer."""
+"""The test suite's own set-up: a PostgreSQL URL that is set must answer; tests, and the CLI
+runs they start, work outside the checkout (its `./data`, `./runs` and `.env` are never used)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from server import cli_env
+from tunix_rt.settings import Settings
 
 CLOSED_PORT_URL = "postgresql+asyncpg://postgres:secret@127.0.0.1:1/none"
 TARGET = f"{Path(__file__)}::test_database_url_names_a_database"
@@ -66,3 +70,30 @@ def test_without_a_postgres_url_its_tests_skip(request: pytest.FixtureRequest) -
         ": TUNIX_RT_TEST_POSTGRES_URL is not set (no PostgreSQL to test against)"
     )
     assert "1 passed, 1 skipped" in done.stdout
+
+
+def test_tests_work_outside_the_checkout(request: pytest.FixtureRequest) -> None:
+    root = request.config.rootpath
+    assert not Path.cwd().is_relative_to(root)  # so `.env` (read from the cwd) is not root's
+    settings = Settings()
+    assert not settings.data_dir.resolve().is_relative_to(root)
+    assert not settings.runs_dir.resolve().is_relative_to(root)
+
+
+def test_cli_runs_work_outside_the_checkout(
+    request: pytest.FixtureRequest, sqlite_url: str
+) -> None:
+    code = (
+        "import os; from tunix_rt.settings import Settings; s = Settings(); "
+        "print(os.getcwd(), s.data_dir.resolve(), s.runs_dir.resolve(), sep='\\n')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=cli_env(sqlite_url),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    folders = [Path(line) for line in done.stdout.splitlines()]
+    assert len(folders) == 3
+    assert not [folder for folder in folders if folder.is_relative_to(request.config.rootpath)]
