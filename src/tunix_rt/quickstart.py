@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING, Any
 
 from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
-from tunix_rt.datasets.select import split_sizes
-from tunix_rt.db.bulk import insert_trace_rows
-from tunix_rt.db.models import datasets_table, traces_table
 from tunix_rt.evals.schema import EvaluationOptions
 from tunix_rt.generators.arithmetic import Operation, generate_arithmetic
 from tunix_rt.runs.manifest import RunManifest, dataset_export_path
 from tunix_rt.traces.schema import ReasoningTrace
-from tunix_rt.traces.store import trace_row, utc_now
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+# The database pieces are imported by the functions that store or read: the command line
+# reads the recipe's defaults (to build its options) without loading SQLAlchemy.
 
 COLLECTION = "quickstart-arithmetic"
 NAMESPACE = uuid.UUID("0f7c8e1a-6d2b-4c55-9a3e-7b1d2c4e5f60")
@@ -65,6 +64,8 @@ class Recipe:
 
     def cell_counts(self) -> list[tuple[tuple[Operation, int], int]]:
         """Traces per cell (exact, summing to `traces`)."""
+        from tunix_rt.datasets.select import split_sizes
+
         names = {f"{op}-{digits}": (op, digits) for op, digits in CELL_SHARES}
         shares = {f"{op}-{digits}": share for (op, digits), share in CELL_SHARES.items()}
         return [(names[name], count) for name, count in split_sizes(self.traces, shares)]
@@ -90,6 +91,12 @@ def traces(recipe: Recipe) -> list[tuple[uuid.UUID, ReasoningTrace]]:
 
 async def store_traces(engine: AsyncEngine, recipe: Recipe) -> int:
     """Store the recipe's traces that are not stored yet; returns how many were added."""
+    from sqlalchemy import select
+
+    from tunix_rt.db.bulk import insert_trace_rows
+    from tunix_rt.db.models import traces_table
+    from tunix_rt.traces.store import trace_row, utc_now
+
     wanted = traces(recipe)
     async with engine.begin() as conn:
         ids = [trace_id for trace_id, _ in wanted]
@@ -111,6 +118,10 @@ async def store_traces(engine: AsyncEngine, recipe: Recipe) -> int:
 
 
 async def dataset_exists(engine: AsyncEngine, key: str) -> bool:
+    from sqlalchemy import select
+
+    from tunix_rt.db.models import datasets_table
+
     async with engine.connect() as conn:
         found = await conn.execute(select(datasets_table.c.key).where(datasets_table.c.key == key))
         return found.first() is not None
