@@ -51,7 +51,7 @@ class Recipe:
     layers: int = 2
     width: int = 128
     # The training loop ends here even if a slow machine has not done `steps` yet, so the whole
-    # quickstart stays within 10 minutes (it takes about 8 on a 2-core CPU).
+    # quickstart stays within 10 minutes (the README gives its time on a 2-core CPU).
     max_minutes: float = 8.5
 
     @property
