@@ -38,6 +38,7 @@ def main() -> None:
     figures["runs"] = run("bench_runs.py")
     figures["training"] = run("bench_training.py")
     figures["evaluation"] = run("bench_evaluation.py")
+    figures["cli_startup"] = run("bench_cli_startup.py")
     json.dump(figures, sys.stdout, indent=2)
     sys.stdout.write("\n")
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: real databases (a SQLite file; PostgreSQL when one is reachable)."""
+"""Shared fixtures: real databases (a SQLite file; PostgreSQL when TUNIX_RT_TEST_POSTGRES_URL
+names one, which must then answer)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.api.app import create_app
@@ -20,10 +21,10 @@ from tunix_rt.settings import Settings
 POSTGRES_URL = os.environ.get("TUNIX_RT_TEST_POSTGRES_URL")
 
 
-def _postgres_reachable() -> str | None:
-    """None when PostgreSQL answers at TUNIX_RT_TEST_POSTGRES_URL, else why it is skipped."""
+def _postgres_unreachable() -> str | None:
+    """None when PostgreSQL answers at TUNIX_RT_TEST_POSTGRES_URL (or it is unset), else why not."""
     if not POSTGRES_URL:
-        return "TUNIX_RT_TEST_POSTGRES_URL is not set (no PostgreSQL reachable)"
+        return None
 
     async def probe() -> None:
         engine = create_engine(POSTGRES_URL)
@@ -34,13 +35,43 @@ def _postgres_reachable() -> str | None:
             await engine.dispose()
 
     try:
-        asyncio.run(probe())
+        asyncio.run(asyncio.wait_for(probe(), timeout=30))
     except Exception as exc:
-        return f"PostgreSQL at TUNIX_RT_TEST_POSTGRES_URL is not reachable: {exc}"
+        where = make_url(POSTGRES_URL).render_as_string(hide_password=True)
+        return (
+            f"TUNIX_RT_TEST_POSTGRES_URL is set but PostgreSQL does not answer at {where}: "
+            f"{type(exc).__name__}: {exc}. Start it, or unset the variable to skip the "
+            "PostgreSQL tests."
+        )
     return None
 
 
-POSTGRES_SKIP_REASON = _postgres_reachable()
+# A URL that is set must work: a typo or a stopped server fails the run instead of quietly
+# skipping every PostgreSQL test.
+POSTGRES_UNREACHABLE = _postgres_unreachable()
+POSTGRES_SKIP_REASON = (
+    "TUNIX_RT_TEST_POSTGRES_URL is not set (no PostgreSQL to test against)"
+    if not POSTGRES_URL
+    else None
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if POSTGRES_UNREACHABLE is not None:
+        raise pytest.UsageError(POSTGRES_UNREACHABLE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests, and the servers and CLI runs they start, work in a temporary folder: relative
+    defaults (`./data`, `./runs`) land there and a developer's `.env` is never read."""
+    with pytest.MonkeyPatch.context() as patch:
+        if os.environ.get("PYTHONPATH"):  # still the same folders for child processes
+            paths = os.environ["PYTHONPATH"].split(os.pathsep)
+            patch.setenv("PYTHONPATH", os.pathsep.join(os.path.abspath(p) for p in paths))
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
+
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),

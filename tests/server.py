@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,10 +30,27 @@ def cli_env(database_url: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def running_server(database_url: str, **env: str) -> Iterator[str]:
-    """Start the server (it applies migrations), wait for /api/health, yield its base URL."""
+    """Start the server (it applies migrations), wait for /api/health, yield its base URL.
+
+    It runs in a temporary folder that also holds its data and runs folders unless `env`
+    names them (TUNIX_RT_DATA_DIR, TUNIX_RT_RUNS_DIR).
+    """
+    with tempfile.TemporaryDirectory(prefix="tunix-rt-server-") as folder:
+        env = {
+            "TUNIX_RT_DATA_DIR": os.path.join(folder, "data"),
+            "TUNIX_RT_RUNS_DIR": os.path.join(folder, "runs"),
+            **env,
+        }
+        with _serve(database_url, folder, env) as base_url:
+            yield base_url
+
+
+@contextmanager
+def _serve(database_url: str, cwd: str, env: dict[str, str]) -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tunix_rt", "serve", "--port", str(port)],
+        cwd=cwd,
         env=cli_env(database_url, **env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

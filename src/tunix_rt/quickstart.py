@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from tunix_rt.clock import utc_now
-from tunix_rt.datasets import store
 from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
-from tunix_rt.datasets.select import split_sizes
-from tunix_rt.db.bulk import insert_trace_rows
-from tunix_rt.db.models import traces_table
 from tunix_rt.evals.schema import EvaluationOptions
 from tunix_rt.generators.arithmetic import Operation, generate_arithmetic
 from tunix_rt.runs.manifest import RunManifest, dataset_export_path
-from tunix_rt.traces.rows import trace_row
 from tunix_rt.traces.schema import ReasoningTrace
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+# The database pieces are imported by the functions that store or read: the command line
+# reads the recipe's defaults (to build its options) without loading SQLAlchemy.
 
 COLLECTION = "quickstart-arithmetic"
 NAMESPACE = uuid.UUID("0f7c8e1a-6d2b-4c55-9a3e-7b1d2c4e5f60")
@@ -54,7 +51,7 @@ class Recipe:
     layers: int = 2
     width: int = 128
     # The training loop ends here even if a slow machine has not done `steps` yet, so the whole
-    # quickstart stays within 10 minutes (it takes about 8 on a 2-core CPU).
+    # quickstart stays within 10 minutes (the README gives its time on a 2-core CPU).
     max_minutes: float = 8.5
 
     @property
@@ -67,6 +64,8 @@ class Recipe:
 
     def cell_counts(self) -> list[tuple[tuple[Operation, int], int]]:
         """Traces per cell (exact, summing to `traces`)."""
+        from tunix_rt.datasets.select import split_sizes
+
         names = {f"{op}-{digits}": (op, digits) for op, digits in CELL_SHARES}
         shares = {f"{op}-{digits}": share for (op, digits), share in CELL_SHARES.items()}
         return [(names[name], count) for name, count in split_sizes(self.traces, shares)]
@@ -92,6 +91,13 @@ def traces(recipe: Recipe) -> list[tuple[uuid.UUID, ReasoningTrace]]:
 
 async def store_traces(engine: AsyncEngine, recipe: Recipe) -> int:
     """Store the recipe's traces that are not stored yet; returns how many were added."""
+    from sqlalchemy import select
+
+    from tunix_rt.clock import utc_now
+    from tunix_rt.db.bulk import insert_trace_rows
+    from tunix_rt.db.models import traces_table
+    from tunix_rt.traces.rows import trace_row
+
     wanted = traces(recipe)
     async with engine.begin() as conn:
         ids = [trace_id for trace_id, _ in wanted]
@@ -113,6 +119,8 @@ async def store_traces(engine: AsyncEngine, recipe: Recipe) -> int:
 
 
 async def dataset_exists(engine: AsyncEngine, key: str) -> bool:
+    from tunix_rt.datasets import store
+
     async with engine.connect() as conn:
         return await store.dataset_exists(conn, key)
 

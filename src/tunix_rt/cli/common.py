@@ -12,28 +12,21 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tunix_rt.atomic_file import atomic_file
-from tunix_rt.db.engine import create_engine
-from tunix_rt.db.migrate import ensure_schema
 from tunix_rt.errors import TunixRTError
-from tunix_rt.settings import get_settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+# What a command needs beyond Typer and Rich (the database, the API, the services) is imported
+# inside the command, so that a command that touches no database loads no SQLAlchemy (a group's
+# module is imported whole to build any of its commands).
 
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -49,6 +42,11 @@ def run(make: Callable[[AsyncEngine], Coroutine[Any, Any, T]], *, migrate: bool 
 
     Domain, database and file errors become one line on stderr and exit code 1.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tunix_rt.db.engine import create_engine
+    from tunix_rt.db.migrate import ensure_schema
+    from tunix_rt.settings import get_settings
 
     async def main() -> T:
         engine = create_engine(get_settings().database_url)
@@ -103,6 +101,16 @@ def open_input(path: str) -> Iterator[tuple[IO[bytes], int | None]]:
 
 @contextmanager
 def progress_bar(console: Console, total_bytes: int | None) -> Iterator[Progress]:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
     columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
     if total_bytes is not None:
         columns += [DownloadColumn(), TransferSpeedColumn()]
@@ -120,6 +128,8 @@ def atomic_output(path: str) -> Iterator[IO[bytes]]:
         yield sys.stdout.buffer
         sys.stdout.flush()
         return
+    from tunix_rt.atomic_file import atomic_file
+
     with atomic_file(Path(path)) as handle:
         yield handle
 

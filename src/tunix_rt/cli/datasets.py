@@ -5,23 +5,17 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, run_read
-from tunix_rt.datasets import builder, service, store
-from tunix_rt.datasets.export_cache import ExportCache, copy_entry
-from tunix_rt.datasets.schema import DEFAULT_LIMIT, DatasetBuildRequest, DatasetFilters
-from tunix_rt.datasets.sft_export import sft_manifest
+from tunix_rt.datasets.schema import DEFAULT_LIMIT
 from tunix_rt.errors import TunixRTError
 from tunix_rt.formats import ExportFormat
-from tunix_rt.runs.availability import TRAIN_EXTRA_HINT
-from tunix_rt.runs.manifest import ManifestRequest
-from tunix_rt.settings import get_settings
-from tunix_rt.traces.importer import describe_validation_error
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 datasets_app = typer.Typer(help="Build, list and show datasets.", no_args_is_help=True)
 app = typer.Typer()
@@ -75,6 +69,13 @@ def build(
     ] = False,
 ) -> None:
     """Build an immutable dataset NAME-VERSION from the stored traces."""
+    from pydantic import ValidationError
+
+    from tunix_rt.datasets import builder
+    from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
+    from tunix_rt.settings import get_settings
+    from tunix_rt.traces.importer import describe_validation_error
+
     score = None
     if min_score is not None:
         criteria, at_least = next(iter(_pairs([min_score], "--min-score").items()))
@@ -122,6 +123,7 @@ def build(
 @datasets_app.command("list")
 def list_() -> None:
     """Every dataset, newest first."""
+    from tunix_rt.datasets import store
 
     lines = ["key\ttrace_count\tcreated_at\texport_sha256"]
     lines += [
@@ -134,6 +136,7 @@ def list_() -> None:
 @datasets_app.command("show")
 def show(key: Annotated[str, typer.Argument(help="NAME-VERSION")]) -> None:
     """Print a dataset's manifest (with stats) as JSON."""
+    from tunix_rt.datasets import store
 
     manifest = run_read(lambda conn: store.get_manifest(conn, key))
     sys.stdout.write(manifest.model_dump_json(indent=2) + "\n")
@@ -146,7 +149,9 @@ def inspect(
     index: Annotated[int, typer.Option(min=0, help="Example number (0-based, manifest order)")] = 0,
 ) -> None:
     """Show an example's tokens as training sees them: `+` marks tokens the loss is computed on."""
+    from tunix_rt.datasets import service
     from tunix_rt.datasets.export import record_at
+    from tunix_rt.runs.availability import TRAIN_EXTRA_HINT
 
     async def main(engine: AsyncEngine) -> dict[str, Any] | None:
         async with engine.connect() as conn:
@@ -185,6 +190,9 @@ def export(
     system: Annotated[str | None, typer.Option(help="System instruction to fold in")] = None,
 ) -> None:
     """Export a dataset in a training format, in manifest order (the same bytes every time)."""
+    from tunix_rt.datasets import service
+    from tunix_rt.datasets.export_cache import ExportCache, copy_entry
+    from tunix_rt.settings import get_settings
 
     async def main(engine: AsyncEngine) -> tuple[int, bool]:
         etag, total = await service.check_export(engine, key, format, split, system)
@@ -231,6 +239,12 @@ def manifest(
     max_seq_length: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
 ) -> None:
     """Write a Tunix run manifest (YAML) for a dataset, with defaults that train its model."""
+    from pydantic import ValidationError
+
+    from tunix_rt.datasets.sft_export import sft_manifest
+    from tunix_rt.runs.manifest import ManifestRequest
+    from tunix_rt.traces.importer import describe_validation_error
+
     try:
         request = ManifestRequest(
             dataset_key=key,

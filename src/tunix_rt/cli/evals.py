@@ -6,16 +6,12 @@ import os
 import re
 import sys
 import uuid
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
 from tunix_rt.cli.scorecards import comparison_text, leaderboard_text, scorecard_text
-from tunix_rt.evals import service, store
 from tunix_rt.evals.schema import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_NEW_TOKENS,
@@ -24,9 +20,9 @@ from tunix_rt.evals.schema import (
     SortKey,
     TracesStored,
 )
-from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir
-from tunix_rt.settings import get_settings
-from tunix_rt.traces.importer import describe_validation_error
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 app = typer.Typer()
 evals_app = typer.Typer(help="List, show and compare evaluations.", no_args_is_help=True)
@@ -37,6 +33,10 @@ _OPTION_NAMES = {"dataset_key": "dataset"}
 
 def options_from_cli(**values: Any) -> EvaluationOptions:
     """EvaluationOptions from the command's options; a bad combination names the option."""
+    from pydantic import ValidationError
+
+    from tunix_rt.traces.importer import describe_validation_error
+
     try:
         return EvaluationOptions.model_validate(
             {key: value for key, value in values.items() if value is not None}
@@ -53,8 +53,19 @@ async def run_foreground(
     engine: AsyncEngine, run_id: uuid.UUID, options: EvaluationOptions
 ) -> EvaluationRecord:
     """Evaluate in this process with a progress bar (Ctrl-C cancels) and return the record."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from tunix_rt.evals import service, store
     from tunix_rt.evals.job import Progress as Done
     from tunix_rt.evals.job import execute_evaluation
+    from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir
+    from tunix_rt.settings import get_settings
 
     settings = get_settings()
     accepted = await service.submit(engine, run_id, options, status="running", pid=os.getpid())
@@ -128,6 +139,8 @@ def eval_(
     Exit codes: 0 passed, 1 failed, 3 a gate (--fail-under, --baseline) fell short, 130
     cancelled.
     """
+    from tunix_rt.evals import service, store
+
     parsed = parse_id(run_id, "run")
     baseline_id = parse_id(baseline, "evaluation") if baseline is not None else None
     options = options_from_cli(
@@ -201,6 +214,8 @@ def evals_list(
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
 ) -> None:
     """The leaderboard (tab-separated)."""
+    from tunix_rt.evals import store
+
     page = run_read(
         lambda conn: store.leaderboard(
             conn, sort=sort, evalset=evalset, dataset_key=dataset, model_id=model_id, limit=limit
@@ -215,6 +230,8 @@ def evals_show(
     json_output: Annotated[bool, typer.Option("--json", help="The record as JSON")] = False,
 ) -> None:
     """An evaluation's scorecard: trained, base and trained - base, by group."""
+    from tunix_rt.evals import store
+
     parsed = parse_id(evaluation_id, "evaluation")
     record = run_read(lambda conn: store.get_evaluation(conn, parsed))
     if json_output or record.trained is None:
@@ -230,6 +247,8 @@ def evals_compare(
     limit: Annotated[int, typer.Option(min=1, max=500, help="Items to list")] = 20,
 ) -> None:
     """Two evaluations item by item: right in a only, b only, both, neither."""
+    from tunix_rt.evals import store
+
     first, second = parse_id(a, "evaluation"), parse_id(b, "evaluation")
     comparison = run_read(lambda conn: store.compare(conn, first, second, limit=limit))
     sys.stdout.write(comparison_text(comparison))

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt import quickstart
 from tunix_rt.cli.common import err, fail, run
-from tunix_rt.datasets.builder import build_dataset
 from tunix_rt.errors import TunixRTError
-from tunix_rt.evals.schema import EvaluationRecord
-from tunix_rt.runs.service import require_training_stack
-from tunix_rt.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from tunix_rt.evals.schema import EvaluationRecord
 
 app = typer.Typer()
 
@@ -38,6 +38,8 @@ def quickstart_(
     subtractions (arithmetic-add-sub-v1); prints the scorecard. Ctrl-C cancels."""
     from tunix_rt.cli.evals import EXIT_GATE, finish, run_foreground
     from tunix_rt.cli.runs import train_foreground
+    from tunix_rt.runs.service import require_training_stack
+    from tunix_rt.settings import get_settings
 
     del recipe  # one recipe so far
     try:
@@ -46,6 +48,8 @@ def quickstart_(
         raise fail(str(exc)) from None
     plan = quickstart.Recipe(steps=steps, traces=traces, max_minutes=max_minutes)
     started = time.perf_counter()
+
+    from tunix_rt.datasets.builder import build_dataset
 
     async def main(engine: AsyncEngine) -> tuple[str, EvaluationRecord | None]:
         added = await quickstart.store_traces(engine, plan)

@@ -11,19 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
-from tunix_rt.datasets.store import require_dataset
 from tunix_rt.errors import TunixRTError
-from tunix_rt.runs import jobs, logs, service, store
-from tunix_rt.runs.manifest import RunManifest
-from tunix_rt.runs.paths import LOG_FILE, run_dir
-from tunix_rt.runs.schema import FINISHED
-from tunix_rt.settings import get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from tunix_rt.runs.manifest import RunManifest
     from tunix_rt.training.runner import StepMetrics
 
 app = typer.Typer()
@@ -35,6 +30,8 @@ def train(
     manifest_file: Annotated[Path, typer.Argument(help="run.yaml (from `tunix-rt manifest`)")],
 ) -> None:
     """Train in the foreground, recorded in the run registry. Ctrl-C cancels cleanly."""
+    from tunix_rt.runs import service
+
     try:
         manifest = service.parse_manifest(manifest_file.read_text())
         service.require_training_stack()
@@ -57,7 +54,13 @@ def train(
 async def train_foreground(engine: AsyncEngine, manifest: RunManifest) -> tuple[uuid.UUID, str]:
     """Train `manifest` in this process with a progress bar (Ctrl-C cancels), recorded in the
     run registry like a queued run; then its manifest's evaluation, if any, in the foreground."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tunix_rt.datasets.store import require_dataset
+    from tunix_rt.runs import store
+    from tunix_rt.runs.paths import LOG_FILE, run_dir
     from tunix_rt.runs.worker import execute_run
+    from tunix_rt.settings import get_settings
 
     settings = get_settings()
     async with engine.connect() as conn:
@@ -107,6 +110,7 @@ def list_(
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
 ) -> None:
     """Runs, newest first."""
+    from tunix_rt.runs import store
 
     items, _ = run_read(
         lambda conn: store.list_runs(conn, status=status, dataset_key=dataset, limit=limit)
@@ -119,6 +123,8 @@ def list_(
 @runs_app.command("show")
 def show(run_id: Annotated[str, typer.Argument(help="Run id")]) -> None:
     """A run's record as JSON: status, manifest, error, result."""
+    from tunix_rt.runs import store
+
     parsed = parse_id(run_id, "run")
 
     record = run_read(lambda conn: store.get_run(conn, parsed))
@@ -134,6 +140,10 @@ def logs_(
     tail: Annotated[int, typer.Option(min=1)] = 200,
 ) -> None:
     """Print a run's log."""
+    from tunix_rt.runs import logs, store
+    from tunix_rt.runs.paths import LOG_FILE, run_dir
+    from tunix_rt.settings import get_settings
+
     parsed = parse_id(run_id, "run")
     path = run_dir(get_settings().runs_dir, parsed) / LOG_FILE
 
@@ -156,6 +166,9 @@ def cancel(
     wait: Annotated[float, typer.Option(help="Seconds to wait for it to stop")] = 15.0,
 ) -> None:
     """Cancel a queued or running run."""
+    from tunix_rt.runs import jobs, store
+    from tunix_rt.runs.schema import FINISHED
+
     parsed = parse_id(run_id, "run")
 
     async def main(engine: AsyncEngine) -> str:

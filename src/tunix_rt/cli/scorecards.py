@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from tunix_rt.evals.schema import (
-    Comparison,
-    EvaluationRecord,
-    EvaluationSummary,
-    GroupScore,
-    Scorecard,
-)
+if TYPE_CHECKING:
+    from tunix_rt.evals.schema import (
+        Comparison,
+        EvaluationRecord,
+        EvaluationSummary,
+        GroupScore,
+        Scorecard,
+    )
 
 
 def _pct(value: float | None) -> str:

@@ -7,8 +7,6 @@ from typing import Annotated
 import typer
 
 from tunix_rt.cli.common import err, run
-from tunix_rt.db.migrate import upgrade
-from tunix_rt.settings import get_settings
 
 app = typer.Typer()
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -24,6 +22,8 @@ def serve(
     import uvicorn
 
     from tunix_rt.api.app import create_app
+    from tunix_rt.db.migrate import upgrade
+    from tunix_rt.settings import get_settings
 
     settings = get_settings()
     if migrate:
@@ -40,6 +40,8 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
+    from tunix_rt.db.migrate import upgrade
+
     run(upgrade, migrate=False)
     err.print("database is up to date")
 

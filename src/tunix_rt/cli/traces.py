@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.cli.common import (
     atomic_output,
@@ -18,6 +17,9 @@ from tunix_rt.cli.common import (
     run,
     run_read,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 traces_app = typer.Typer(help="Import, browse and export traces.", no_args_is_help=True)
 

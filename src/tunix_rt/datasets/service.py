@@ -8,23 +8,29 @@ import shutil
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tunix_rt.datasets.builder import manifest_path
-from tunix_rt.datasets.export import export_etag, stream_export
-from tunix_rt.datasets.export_cache import ExportCache, entry_chunks
 from tunix_rt.datasets.store import dataset_record
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
 from tunix_rt.errors import InvalidInputError, NotFoundError
 from tunix_rt.formats import renderer_for
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+    from tunix_rt.datasets.export_cache import ExportCache
+
+# Building and exporting are imported by the functions that do them, so a command that lists
+# or shows datasets does not load them.
+
 
 async def delete(engine: AsyncEngine, data_dir: Path, key: str) -> None:
     """Remove a dataset (its items go with it; traces stay) and its manifest file."""
+    from tunix_rt.datasets.builder import manifest_path
+
     async with engine.begin() as conn:
         result = await conn.execute(sql_delete(D).where(D.c.key == key))
         if result.rowcount == 0:
@@ -48,6 +54,8 @@ async def check_export(
     engine: AsyncEngine, key: str, fmt: str, split: str | None, system: str | None
 ) -> ExportCheck:
     """Validate an export request before streaming starts (one read of the dataset's row)."""
+    from tunix_rt.datasets.export import export_etag
+
     renderer_for(fmt)  # unknown format -> UnknownFormatError (422)
     async with engine.connect() as conn:
         record = await dataset_record(conn, key)
@@ -87,6 +95,9 @@ def open_export(
     """The bytes of an export already checked by `check_export` (which gave `etag`): the
     export cache's entry when it holds one, else rendered from the database while the entry
     is written."""
+    from tunix_rt.datasets.export import stream_export
+    from tunix_rt.datasets.export_cache import entry_chunks
+
     handle = cache.open(key, etag)
     if handle is not None:
         return ExportStream(entry_chunks(handle), handle)

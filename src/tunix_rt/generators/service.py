@@ -13,16 +13,16 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from tunix_rt.clock import utc_now
-from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.generators import DEFAULT_SEED, get_generator
-from tunix_rt.traces.export import trace_line
-from tunix_rt.traces.rows import trace_row
+from tunix_rt.traces.lines import trace_line
 from tunix_rt.traces.schema import ReasoningTrace
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+# The database modules are imported where traces are stored, so writing a file loads none.
 
 CHUNK_SIZE = 2000
 """Traces made, converted and inserted per step."""
@@ -36,6 +36,8 @@ def _chunks(traces: Iterator[ReasoningTrace], size: int) -> Iterator[list[Reason
 def _next_rows(
     traces: Iterator[ReasoningTrace], created_at: datetime, size: int
 ) -> list[dict[str, Any]]:
+    from tunix_rt.traces.rows import trace_row
+
     return [trace_row(trace, created_at=created_at) for trace in itertools.islice(traces, size)]
 
 
@@ -56,6 +58,9 @@ async def generate_and_store(
     so exports list them in the order they were generated. One transaction: all or nothing.
     `on_progress(stored_so_far)` is called after each chunk.
     """
+    from tunix_rt.clock import utc_now
+    from tunix_rt.db.bulk import insert_trace_rows
+
     traces = get_generator(name).generate(count, seed, **(params or {}))
     created_at = utc_now()
     ids: list[uuid.UUID] = []

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO
 
-import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.db.models import traces_table
+from tunix_rt.traces.lines import trace_line
 from tunix_rt.traces.store import TraceFilters, stream_traces
-
-
-def trace_line(record: dict[str, Any]) -> bytes:
-    """One JSON Lines line that `tunix-rt traces import` reads: keys sorted at every level, so
-    the bytes do not depend on how the database stores JSON (PostgreSQL's JSONB reorders keys).
-    """
-    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
 
 
 async def count_matching(engine: AsyncEngine, filters: TraceFilters) -> int:
