@@ -106,3 +106,34 @@ async def test_two_servers_claiming_at_once_respect_the_cap(
         await other.dispose()
     assert sum(r is not None for r in results) == 1
     assert len(await jobs.running_here(engine)) == 1
+
+
+async def test_a_manifest_naming_only_the_dataset_key_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    """`dataset.path` left out: the runner's export path for that key."""
+    await _dataset(client)
+    manifest = "model: {model_id: m}\ndataset: {key: d-1}\noutput: {output_dir: model}\n"
+    response = await client.post(
+        "/api/tunix/run", json={"manifest_yaml": manifest, "dry_run": True}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "validated"
+    assert response.json()["manifest_yaml"] == (
+        "version: '1.0'\n"
+        "runner: tunix\n"
+        "mode: sft\n"
+        "model:\n"
+        "  model_id: m\n"
+        "dataset:\n"
+        "  key: d-1\n"
+        "  format: tunix_sft\n"
+        "  path: datasets/d-1/tunix_sft.jsonl\n"
+        "training:\n"
+        "  learning_rate: 0.003\n"
+        "  num_epochs: 3\n"
+        "  batch_size: 8\n"
+        "  max_seq_length: 2048\n"
+        "output:\n"
+        "  output_dir: model\n"
+    )
