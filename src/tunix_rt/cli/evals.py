@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
+from tunix_rt.cli.common import err, fail, parse_id, run, run_read
 from tunix_rt.cli.scorecards import comparison_text, leaderboard_text, scorecard_text
 from tunix_rt.evals import service, store
 from tunix_rt.evals.schema import (
@@ -24,6 +24,7 @@ from tunix_rt.evals.schema import (
     SortKey,
     TracesStored,
 )
+from tunix_rt.runs.foreground import foreground_job
 from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir
 from tunix_rt.settings import get_settings
 from tunix_rt.traces.importer import describe_validation_error
