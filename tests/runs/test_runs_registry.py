@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from factories import make_trace
 from tunix_rt.errors import NotFoundError
-from tunix_rt.runs import jobs, service, store
+from tunix_rt.runs import availability, jobs, store
 from tunix_rt.runs.executor import RunExecutor
 from tunix_rt.settings import Settings
 
@@ -32,7 +32,7 @@ async def test_without_the_train_extra_runs_are_503(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _dataset(client)
-    monkeypatch.setattr(service, "TRAINING_MODULES", ("jax", "no_such_module_for_tunix_rt"))
+    monkeypatch.setattr(availability, "TRAINING_MODULES", ("jax", "no_such_module_for_tunix_rt"))
     response = await client.post(
         "/api/tunix/run", json={"dataset_key": "d-1", "model_id": "m", "dry_run": True}
     )
@@ -137,3 +137,20 @@ async def test_a_manifest_naming_only_the_dataset_key_is_accepted(
         "output:\n"
         "  output_dir: model\n"
     )
+
+
+async def test_the_status_and_the_run_check_agree_on_the_training_stack(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tunix itself installed, another module of the stack missing: not available either way."""
+    import importlib.metadata
+
+    monkeypatch.setattr(availability, "TRAINING_MODULES", ("tunix", "no_such_module_for_tunix_rt"))
+    assert (await client.get("/api/tunix/status")).json() == {
+        "available": False,
+        "version": importlib.metadata.version("google-tunix"),
+        "runtime_required": False,
+        "message": "the training stack is incomplete (missing: no_such_module_for_tunix_rt): "
+        "manifests and exports work without it; to train here, install the training extra "
+        "(pip install -e '.[train]').",
+    }

@@ -13,7 +13,7 @@ from tunix_rt.cli.common import err, fail, run
 from tunix_rt.datasets.service import build
 from tunix_rt.errors import TunixRTError
 from tunix_rt.evals.schema import EvaluationRecord
-from tunix_rt.runs.service import require_training_stack
+from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.settings import get_settings
 
 app = typer.Typer()

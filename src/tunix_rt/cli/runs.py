@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt.cli.common import err, fail, parse_id, run, run_read
 from tunix_rt.errors import TunixRTError
 from tunix_rt.runs import jobs, logs, service, store
+from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import LOG_FILE, run_dir
 from tunix_rt.runs.schema import FINISHED
@@ -36,7 +37,7 @@ def train(
     """Train in the foreground, recorded in the run registry. Ctrl-C cancels cleanly."""
     try:
         manifest = service.parse_manifest(manifest_file.read_text())
-        service.require_training_stack()
+        require_training_stack()
     except OSError as exc:
         raise fail(f"{manifest_file}: {exc.strerror}") from None
     except TunixRTError as exc:

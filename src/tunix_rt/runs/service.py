@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import yaml
@@ -10,24 +9,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.datasets.sft_export import require_dataset
-from tunix_rt.errors import InvalidInputError, UnavailableError
+from tunix_rt.errors import InvalidInputError
 from tunix_rt.runs import store
-from tunix_rt.runs.availability import TRAIN_EXTRA_HINT
+from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import Hyperparameters, ManifestRequest, RunManifest
 from tunix_rt.runs.paths import run_dir
 from tunix_rt.runs.schema import RunAccepted, RunRequest
-
-TRAINING_MODULES = ("jax", "tunix", "sentencepiece")
-
-
-def require_training_stack() -> None:
-    """UnavailableError (503) naming the extra when JAX / Tunix are not installed."""
-    missing = [name for name in TRAINING_MODULES if importlib.util.find_spec(name) is None]
-    if missing:
-        raise UnavailableError(
-            f"the training stack is not installed (missing: {', '.join(missing)}); "
-            f"install the `train` extra: {TRAIN_EXTRA_HINT}"
-        )
 
 
 def parse_manifest(text: str) -> RunManifest:

@@ -516,12 +516,6 @@ def _rebuild(
     return _Built(models.build_model(manifest, spec, mesh), mesh), processor, manifest, spec
 
 
-def read_result(output_dir: Path) -> dict[str, Any]:
-    """The `result.json` of a finished run."""
-    loaded: dict[str, Any] = json.loads((output_dir / RESULT_FILE).read_text())
-    return loaded
-
-
 __all__ = [
     "StepMetrics",
     "TrainedModel",
@@ -529,6 +523,5 @@ __all__ = [
     "TrainingResult",
     "load_base_model",
     "load_checkpoint",
-    "read_result",
     "run_training",
 ]
