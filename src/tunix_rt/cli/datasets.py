@@ -20,7 +20,7 @@ from tunix_rt.datasets.sft_export import sft_manifest
 from tunix_rt.errors import TunixRTError
 from tunix_rt.formats import ExportFormat
 from tunix_rt.runs.availability import TRAIN_EXTRA_HINT
-from tunix_rt.runs.manifest import ManifestRequest
+from tunix_rt.runs.manifest import ManifestRequest, hyperparameter_defaults
 from tunix_rt.settings import get_settings
 from tunix_rt.traces.importer import describe_validation_error
 
@@ -206,7 +206,12 @@ def export(
     )
 
 
-_MODEL_DEFAULT = "[default: the tiny model's: rate 3e-3, 3 epochs, batch 8, 2048 tokens]"
+_TINY = hyperparameter_defaults("tiny")
+_TINY_RATE = f"{_TINY['learning_rate']:.0e}".replace("e-0", "e-")  # 3e-3
+_MODEL_DEFAULT = (
+    f"[default: the tiny model's: rate {_TINY_RATE}, {_TINY['num_epochs']} epochs, "
+    f"batch {_TINY['batch_size']}, {_TINY['max_seq_length']} tokens]"
+)
 
 
 @app.command("manifest")

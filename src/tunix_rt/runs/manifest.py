@@ -373,6 +373,16 @@ class Hyperparameters(BaseModel):
         return TrainingSection(**given)
 
 
+def hyperparameter_defaults(source: ModelSource) -> dict[str, Any]:
+    """What the flat hyperparameters left out become for a model of `source`: TrainingSection's
+    defaults, with the tiny model's own (TINY_TRAINING_DEFAULTS) for `tiny`."""
+    defaults = {
+        name: TrainingSection.model_fields[name].get_default()
+        for name in Hyperparameters.model_fields
+    }
+    return defaults | (TINY_TRAINING_DEFAULTS if source == "tiny" else {})
+
+
 class ManifestRequest(Hyperparameters):
     """`POST /api/tunix/sft/manifest`."""
 
