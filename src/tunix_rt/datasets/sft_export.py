@@ -1,4 +1,4 @@
-"""Tunix artifacts: SFT exports and run manifests."""
+"""The `tunix_sft` export of a dataset or of chosen traces."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from tunix_rt.db.models import datasets_table as D
 from tunix_rt.db.models import traces_table as T
 from tunix_rt.errors import BadRequestError, NotFoundError
 from tunix_rt.formats import encode_line, renderer_for
-from tunix_rt.runs.manifest import ManifestRequest, RunManifest
 
 
 async def require_dataset(conn: AsyncConnection, key: str) -> None:
@@ -63,8 +62,3 @@ async def _limited(chunks: AsyncGenerator[bytes, None], limit: int) -> AsyncIter
                 return
             left -= len(lines)
             yield chunk
-
-
-async def sft_manifest(conn: AsyncConnection, request: ManifestRequest) -> RunManifest:
-    await require_dataset(conn, request.dataset_key)
-    return request.manifest()

@@ -1,4 +1,5 @@
-"""Starting runs: validate a manifest against the database and the machine, then queue it."""
+"""Run manifests and starting runs: validate a manifest against the database and the machine,
+then queue it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.datasets.sft_export import require_dataset
 from tunix_rt.errors import InvalidInputError
@@ -15,6 +16,13 @@ from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import Hyperparameters, ManifestRequest, RunManifest
 from tunix_rt.runs.paths import run_dir
 from tunix_rt.runs.schema import RunAccepted, RunRequest
+
+
+async def sft_manifest(conn: AsyncConnection, request: ManifestRequest) -> RunManifest:
+    """The run manifest of `POST /api/tunix/sft/manifest` and `tunix-rt manifest`, for a dataset
+    that exists."""
+    await require_dataset(conn, request.dataset_key)
+    return request.manifest()
 
 
 def parse_manifest(text: str) -> RunManifest:
