@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from factories import make_trace
 from tunix_rt.errors import NotFoundError
-from tunix_rt.runs import jobs, service, store
+from tunix_rt.runs import availability, jobs, store
 from tunix_rt.runs.executor import RunExecutor
 from tunix_rt.settings import Settings
 
@@ -32,7 +32,7 @@ async def test_without_the_train_extra_runs_are_503(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _dataset(client)
-    monkeypatch.setattr(service, "TRAINING_MODULES", ("jax", "no_such_module_for_tunix_rt"))
+    monkeypatch.setattr(availability, "TRAINING_MODULES", ("jax", "no_such_module_for_tunix_rt"))
     response = await client.post(
         "/api/tunix/run", json={"dataset_key": "d-1", "model_id": "m", "dry_run": True}
     )
@@ -106,3 +106,51 @@ async def test_two_servers_claiming_at_once_respect_the_cap(
         await other.dispose()
     assert sum(r is not None for r in results) == 1
     assert len(await jobs.running_here(engine)) == 1
+
+
+async def test_a_manifest_naming_only_the_dataset_key_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    """`dataset.path` left out: the runner's export path for that key."""
+    await _dataset(client)
+    manifest = "model: {model_id: m}\ndataset: {key: d-1}\noutput: {output_dir: model}\n"
+    response = await client.post(
+        "/api/tunix/run", json={"manifest_yaml": manifest, "dry_run": True}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "validated"
+    assert response.json()["manifest_yaml"] == (
+        "version: '1.0'\n"
+        "runner: tunix\n"
+        "mode: sft\n"
+        "model:\n"
+        "  model_id: m\n"
+        "dataset:\n"
+        "  key: d-1\n"
+        "  format: tunix_sft\n"
+        "  path: datasets/d-1/tunix_sft.jsonl\n"
+        "training:\n"
+        "  learning_rate: 0.003\n"
+        "  num_epochs: 3\n"
+        "  batch_size: 8\n"
+        "  max_seq_length: 2048\n"
+        "output:\n"
+        "  output_dir: model\n"
+    )
+
+
+async def test_the_status_and_the_run_check_agree_on_the_training_stack(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tunix itself installed, another module of the stack missing: not available either way."""
+    import importlib.metadata
+
+    monkeypatch.setattr(availability, "TRAINING_MODULES", ("tunix", "no_such_module_for_tunix_rt"))
+    assert (await client.get("/api/tunix/status")).json() == {
+        "available": False,
+        "version": importlib.metadata.version("google-tunix"),
+        "runtime_required": False,
+        "message": "the training stack is incomplete (missing: no_such_module_for_tunix_rt): "
+        "manifests and exports work without it; to train here, install the training extra "
+        "(pip install -e '.[train]').",
+    }

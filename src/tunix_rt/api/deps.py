@@ -1,4 +1,4 @@
-"""Request dependencies: the engine and the settings the app was built with."""
+"""Request dependencies: the engine and the settings the app was built with, and its executor."""
 
 from __future__ import annotations
 
@@ -19,6 +19,14 @@ def get_engine(request: Request) -> AsyncEngine:
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def wake_executor(request: Request) -> None:
+    """Let the server's executor look at the queue now (a job was submitted or cancelled); a
+    no-op when the app runs without one (TUNIX_RT_RUN_EXECUTOR off)."""
+    executor = getattr(request.app.state, "executor", None)
+    if executor is not None:
+        executor.wake()
 
 
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:

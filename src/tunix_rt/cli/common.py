@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
@@ -132,31 +129,3 @@ def atomic_output(path: str) -> Iterator[IO[bytes]]:
 
     with atomic_file(Path(path)) as handle:
         yield handle
-
-
-@dataclass(frozen=True)
-class Foreground:
-    """A job run in this process: `stop` is set by Ctrl-C, `log` appends to the job's log."""
-
-    stop: threading.Event
-    log: Callable[[str], None]
-
-
-@contextmanager
-def foreground_job(log_path: Path) -> Iterator[Foreground]:
-    """Ctrl-C asks the job to stop cleanly; its log lines go to `log_path` (call inside the
-    running event loop)."""
-    stop = threading.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with log_path.open("a", encoding="utf-8") as log_file:
-
-            def log(line: str) -> None:
-                log_file.write(line + "\n")
-                log_file.flush()
-
-            yield Foreground(stop, log)
-    finally:
-        loop.remove_signal_handler(signal.SIGINT)

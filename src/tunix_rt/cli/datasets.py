@@ -13,6 +13,7 @@ from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, run
 from tunix_rt.datasets.schema import DEFAULT_LIMIT
 from tunix_rt.errors import TunixRTError
 from tunix_rt.formats import ExportFormat
+from tunix_rt.runs.manifest import hyperparameter_defaults
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -222,7 +223,12 @@ def export(
     )
 
 
-_MODEL_DEFAULT = "[default: the tiny model's: rate 3e-3, 3 epochs, batch 8, 2048 tokens]"
+_TINY = hyperparameter_defaults("tiny")
+_TINY_RATE = f"{_TINY['learning_rate']:.0e}".replace("e-0", "e-")  # 3e-3
+_MODEL_DEFAULT = (
+    f"[default: the tiny model's: rate {_TINY_RATE}, {_TINY['num_epochs']} epochs, "
+    f"batch {_TINY['batch_size']}, {_TINY['max_seq_length']} tokens]"
+)
 
 
 @app.command("manifest")
@@ -241,8 +247,8 @@ def manifest(
     """Write a Tunix run manifest (YAML) for a dataset, with defaults that train its model."""
     from pydantic import ValidationError
 
-    from tunix_rt.datasets.sft_export import sft_manifest
     from tunix_rt.runs.manifest import ManifestRequest
+    from tunix_rt.runs.service import sft_manifest
     from tunix_rt.traces.importer import describe_validation_error
 
     try:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
+from tunix_rt.cli.common import err, fail, parse_id, run, run_read
 from tunix_rt.cli.scorecards import comparison_text, leaderboard_text, scorecard_text
 from tunix_rt.evals.schema import (
     DEFAULT_BATCH_SIZE,
@@ -64,6 +64,7 @@ async def run_foreground(
     from tunix_rt.evals import service, store
     from tunix_rt.evals.job import Progress as Done
     from tunix_rt.evals.job import execute_evaluation
+    from tunix_rt.runs.foreground import foreground_job
     from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir
     from tunix_rt.settings import get_settings
 

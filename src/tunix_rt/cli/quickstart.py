@@ -38,7 +38,7 @@ def quickstart_(
     subtractions (arithmetic-add-sub-v1); prints the scorecard. Ctrl-C cancels."""
     from tunix_rt.cli.evals import EXIT_GATE, finish, run_foreground
     from tunix_rt.cli.runs import train_foreground
-    from tunix_rt.runs.service import require_training_stack
+    from tunix_rt.runs.availability import require_training_stack
     from tunix_rt.settings import get_settings
 
     del recipe  # one recipe so far

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
+from tunix_rt.cli.common import err, fail, parse_id, run, run_read
 from tunix_rt.errors import TunixRTError
 
 if TYPE_CHECKING:
@@ -31,10 +31,11 @@ def train(
 ) -> None:
     """Train in the foreground, recorded in the run registry. Ctrl-C cancels cleanly."""
     from tunix_rt.runs import service
+    from tunix_rt.runs.availability import require_training_stack
 
     try:
         manifest = service.parse_manifest(manifest_file.read_text())
-        service.require_training_stack()
+        require_training_stack()
     except OSError as exc:
         raise fail(f"{manifest_file}: {exc.strerror}") from None
     except TunixRTError as exc:
@@ -56,30 +57,17 @@ async def train_foreground(engine: AsyncEngine, manifest: RunManifest) -> tuple[
     run registry like a queued run; then its manifest's evaluation, if any, in the foreground."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from tunix_rt.datasets.store import require_dataset
-    from tunix_rt.runs import store
-    from tunix_rt.runs.paths import LOG_FILE, run_dir
-    from tunix_rt.runs.worker import execute_run
+    from tunix_rt.runs.worker import train_here
     from tunix_rt.settings import get_settings
 
-    settings = get_settings()
-    async with engine.connect() as conn:
-        await require_dataset(conn, manifest.dataset.key)
-    run_id = await store.create_run(
-        engine,
-        dataset_key=manifest.dataset.key,
-        manifest=manifest.model_dump(mode="json"),
-        status="running",
-        pid=os.getpid(),
-    )
-    folder = run_dir(settings.runs_dir, run_id)
-    err.print(f"run {run_id}: {folder}", highlight=False)
     columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
-    with (
-        foreground_job(folder / LOG_FILE) as job,
-        Progress(*columns, console=err, transient=False) as progress,
-    ):
-        task = progress.add_task("preparing", total=manifest.training.max_steps)
+    progress = Progress(*columns, console=err, transient=False)
+    task = progress.add_task("preparing", total=manifest.training.max_steps)
+    with ExitStack() as shown:
+
+        def on_start(run_id: uuid.UUID, folder: Path) -> None:
+            err.print(f"run {run_id}: {folder}", highlight=False)
+            shown.enter_context(progress)
 
         def on_step(metrics: StepMetrics) -> None:
             progress.update(
@@ -91,8 +79,8 @@ async def train_foreground(engine: AsyncEngine, manifest: RunManifest) -> tuple[
                 ),
             )
 
-        status = await execute_run(
-            engine, settings, run_id, job.stop, on_step=on_step, log=job.log, queue_evaluation=False
+        run_id, status = await train_here(
+            engine, get_settings(), manifest, on_start=on_start, on_step=on_step
         )
     if status == "succeeded" and manifest.evaluation is not None:
         from tunix_rt.cli.evals import finish, run_foreground

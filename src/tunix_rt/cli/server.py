@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +20,7 @@ def serve(
 ) -> None:
     """Serve the API (interactive docs at /docs)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from tunix_rt.api.app import create_app
     from tunix_rt.db.migrate import upgrade
@@ -33,8 +34,18 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         log_level="info",
+        log_config=log_config(LOGGING_CONFIG),
         access_log=False,
     )
+
+
+def log_config(uvicorn_config: dict[str, Any]) -> dict[str, Any]:
+    """uvicorn's logging, with the package's own loggers (the job executor's) on its stderr."""
+    loggers = {
+        **uvicorn_config["loggers"],
+        "tunix_rt": {"handlers": ["default"], "level": "INFO", "propagate": False},
+    }
+    return {**uvicorn_config, "loggers": loggers}
 
 
 @db_app.command("upgrade")

@@ -1,4 +1,4 @@
-"""Tunix artifacts: SFT exports and run manifests."""
+"""The `tunix_sft` export of a dataset or of chosen traces."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.datasets.export import stream_export
 from tunix_rt.datasets.store import require_dataset
 from tunix_rt.db.models import traces_table as T
 from tunix_rt.errors import BadRequestError, NotFoundError
 from tunix_rt.formats import encode_line, renderer_for
-from tunix_rt.runs.manifest import ManifestRequest, RunManifest
 
 #: How many of the given `trace_ids` an SFT export holds when the request sets no limit.
 TRACE_IDS_DEFAULT_LIMIT = 100
@@ -63,8 +62,3 @@ async def _limited(chunks: AsyncGenerator[bytes, None], limit: int) -> AsyncIter
                 return
             left -= len(lines)
             yield chunk
-
-
-async def sft_manifest(conn: AsyncConnection, request: ManifestRequest) -> RunManifest:
-    await require_dataset(conn, request.dataset_key)
-    return request.manifest()

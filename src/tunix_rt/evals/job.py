@@ -27,11 +27,12 @@ from tunix_rt.evals.scoring import ScoredItem, delta, scorecard
 from tunix_rt.evals.targets import EvalItem, load_items
 from tunix_rt.runs import jobs
 from tunix_rt.runs import store as runs_store
+from tunix_rt.runs.foreground import print_line
 from tunix_rt.runs.jobs import Job
 from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import output_dir
 from tunix_rt.runs.schema import RunStatus
-from tunix_rt.runs.worker import print_line, supervise
+from tunix_rt.runs.worker import supervise
 from tunix_rt.settings import Settings
 
 

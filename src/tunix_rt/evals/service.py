@@ -22,9 +22,9 @@ from tunix_rt.evals.schema import (
 from tunix_rt.evals.targets import pin
 from tunix_rt.runs import jobs
 from tunix_rt.runs import store as runs_store
+from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.schema import RunRecord
-from tunix_rt.runs.service import require_training_stack
 from tunix_rt.traces.schema import ReasoningTrace, TraceStep
 from tunix_rt.traces.store import create_traces
 

@@ -7,8 +7,11 @@ import importlib.util
 
 from pydantic import BaseModel
 
+from tunix_rt.errors import UnavailableError
+
 TUNIX_DISTRIBUTION = "google-tunix"
 TRAIN_EXTRA_HINT = "pip install -e '.[train]'"
+TRAINING_MODULES = ("jax", "tunix", "sentencepiece")
 
 
 class TunixStatus(BaseModel):
@@ -18,20 +21,40 @@ class TunixStatus(BaseModel):
     message: str
 
 
+def missing_training_modules() -> list[str]:
+    """The modules of the training stack (the `train` extra) that are not installed."""
+    return [name for name in TRAINING_MODULES if importlib.util.find_spec(name) is None]
+
+
+def require_training_stack() -> None:
+    """UnavailableError (503) naming the extra when JAX / Tunix are not installed."""
+    missing = missing_training_modules()
+    if missing:
+        raise UnavailableError(
+            f"the training stack is not installed (missing: {', '.join(missing)}); "
+            f"install the `train` extra: {TRAIN_EXTRA_HINT}"
+        )
+
+
 def tunix_status() -> TunixStatus:
     """Installed or not, and its version. Manifests and exports never need it."""
-    installed = importlib.util.find_spec("tunix") is not None
+    missing = missing_training_modules()
     version = None
-    if installed:
+    if "tunix" not in missing:
         try:
             version = importlib.metadata.version(TUNIX_DISTRIBUTION)
         except importlib.metadata.PackageNotFoundError:
             version = None
-    if installed:
+    if not missing:
         message = f"Tunix {version or '(unknown version)'} is installed; runs can train here."
     else:
+        what = (
+            "Tunix is not installed"
+            if "tunix" in missing
+            else f"the training stack is incomplete (missing: {', '.join(missing)})"
+        )
         message = (
-            "Tunix is not installed: manifests and exports work without it; to train here, "
+            f"{what}: manifests and exports work without it; to train here, "
             f"install the training extra ({TRAIN_EXTRA_HINT})."
         )
-    return TunixStatus(available=installed, version=version, message=message)
+    return TunixStatus(available=not missing, version=version, message=message)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ from tunix_rt.runs.paths import job_log
 from tunix_rt.settings import Settings
 
 POLL_SECONDS = 0.5
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,7 +65,7 @@ class RunExecutor:
             try:
                 await self.tick()
             except Exception as exc:  # keep the executor alive; the next tick retries
-                print(f"job executor: {type(exc).__name__}: {exc}", file=sys.stderr)
+                logger.error("job executor: %s: %s", type(exc).__name__, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
             self._wake.clear()

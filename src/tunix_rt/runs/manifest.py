@@ -170,8 +170,19 @@ class DatasetSection(ManifestModel):
     key: str = Field(pattern=KEY_PATTERN, description="The dataset to train on.")
     format: Literal["tunix_sft"] = "tunix_sft"
     path: str = Field(
-        description="Where the runner writes the export, relative to TUNIX_RT_DATA_DIR."
+        description="Where the runner writes the export, relative to TUNIX_RT_DATA_DIR. "
+        "Default: datasets/<key>/tunix_sft.jsonl."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _path_from_key(cls, data: Any) -> Any:
+        """A manifest that names only the key gets that key's export path."""
+        if isinstance(data, dict) and "path" not in data:
+            key = data.get("key")
+            if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key):
+                return {**data, "path": dataset_export_path(key)}
+        return data
 
     @field_validator("path")
     @classmethod
@@ -340,6 +351,7 @@ def relative_path(path: str, field: str) -> str:
 
 
 def dataset_export_path(key: str) -> str:
+    """Where the runner writes dataset `key`'s export, relative to TUNIX_RT_DATA_DIR."""
     return f"datasets/{key}/tunix_sft.jsonl"
 
 
@@ -359,6 +371,16 @@ class Hyperparameters(BaseModel):
         """The values given, as the manifest's training section."""
         given = self.model_dump(include=set(Hyperparameters.model_fields), exclude_none=True)
         return TrainingSection(**given)
+
+
+def hyperparameter_defaults(source: ModelSource) -> dict[str, Any]:
+    """What the flat hyperparameters left out become for a model of `source`: TrainingSection's
+    defaults, with the tiny model's own (TINY_TRAINING_DEFAULTS) for `tiny`."""
+    defaults = {
+        name: TrainingSection.model_fields[name].get_default()
+        for name in Hyperparameters.model_fields
+    }
+    return defaults | (TINY_TRAINING_DEFAULTS if source == "tiny" else {})
 
 
 class ManifestRequest(Hyperparameters):

@@ -1,33 +1,28 @@
-"""Starting runs: validate a manifest against the database and the machine, then queue it."""
+"""Run manifests and starting runs: validate a manifest against the database and the machine,
+then queue it."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.datasets.store import require_dataset
-from tunix_rt.errors import InvalidInputError, UnavailableError
+from tunix_rt.errors import InvalidInputError
 from tunix_rt.runs import store
-from tunix_rt.runs.availability import TRAIN_EXTRA_HINT
+from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import Hyperparameters, ManifestRequest, RunManifest
 from tunix_rt.runs.paths import run_dir
 from tunix_rt.runs.schema import RunAccepted, RunRequest
 
-TRAINING_MODULES = ("jax", "tunix", "sentencepiece")
 
-
-def require_training_stack() -> None:
-    """UnavailableError (503) naming the extra when JAX / Tunix are not installed."""
-    missing = [name for name in TRAINING_MODULES if importlib.util.find_spec(name) is None]
-    if missing:
-        raise UnavailableError(
-            f"the training stack is not installed (missing: {', '.join(missing)}); "
-            f"install the `train` extra: {TRAIN_EXTRA_HINT}"
-        )
+async def sft_manifest(conn: AsyncConnection, request: ManifestRequest) -> RunManifest:
+    """The run manifest of `POST /api/tunix/sft/manifest` and `tunix-rt manifest`, for a dataset
+    that exists."""
+    await require_dataset(conn, request.dataset_key)
+    return request.manifest()
 
 
 def parse_manifest(text: str) -> RunManifest:

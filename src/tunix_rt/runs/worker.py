@@ -1,14 +1,15 @@
 """Executing one run: export its dataset, train with Tunix, record metrics, logs and outcome.
 
 `python -m tunix_rt.runs.worker run|evaluation ID` is the process the executor starts for a
-claimed job; `tunix-rt train` calls `execute_run` in the foreground (and `tunix-rt eval`
-`evals.job.execute_evaluation`). SIGTERM (or `stop`) ends the job cleanly at its next step,
-as `cancelled`.
+claimed job; `train_here` records a run and executes it in the foreground (`tunix-rt train`;
+`tunix-rt eval` runs `evals.job.execute_evaluation`). SIGTERM (or `stop`) ends the job cleanly
+at its next step, as `cancelled`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import signal
 import sys
@@ -23,11 +24,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.service import check_export, manifest_counts, open_export
+from tunix_rt.datasets.store import require_dataset
 from tunix_rt.db.engine import create_engine
 from tunix_rt.runs import jobs, store
+from tunix_rt.runs.foreground import foreground_job, print_line
 from tunix_rt.runs.jobs import Job
 from tunix_rt.runs.manifest import RunManifest
-from tunix_rt.runs.paths import DATASET_FILE, EVAL_FILE, MANIFEST_FILE, output_dir, run_dir
+from tunix_rt.runs.paths import (
+    DATASET_FILE,
+    EVAL_FILE,
+    LOG_FILE,
+    MANIFEST_FILE,
+    output_dir,
+    run_dir,
+)
 from tunix_rt.runs.schema import MetricPoint, RunStatus
 from tunix_rt.settings import Settings, get_settings
 
@@ -36,10 +46,6 @@ if TYPE_CHECKING:
 
 FLUSH_SECONDS = 0.5
 T = TypeVar("T")
-
-
-def print_line(message: str) -> None:
-    print(message, flush=True)
 
 
 async def export_for_training(
@@ -145,6 +151,38 @@ async def execute_run(
         return "failed"
 
 
+async def train_here(
+    engine: AsyncEngine,
+    settings: Settings,
+    manifest: RunManifest,
+    *,
+    on_start: Callable[[uuid.UUID, Path], None] | None = None,
+    on_step: Callable[[StepMetrics], None] | None = None,
+) -> tuple[uuid.UUID, RunStatus]:
+    """Record `manifest` as a run of this process and execute it here; Ctrl-C cancels it cleanly.
+
+    `on_start` gets the run's id and folder once it is recorded. The manifest's evaluation, if
+    any, is not queued: the caller runs it in the foreground too.
+    """
+    async with engine.connect() as conn:
+        await require_dataset(conn, manifest.dataset.key)
+    run_id = await store.create_run(
+        engine,
+        dataset_key=manifest.dataset.key,
+        manifest=manifest.model_dump(mode="json"),
+        status="running",
+        pid=os.getpid(),
+    )
+    folder = run_dir(settings.runs_dir, run_id)
+    if on_start is not None:
+        on_start(run_id, folder)
+    with foreground_job(folder / LOG_FILE) as job:
+        status = await execute_run(
+            engine, settings, run_id, job.stop, on_step=on_step, log=job.log, queue_evaluation=False
+        )
+    return run_id, status
+
+
 async def supervise(
     engine: AsyncEngine,
     job: Job,
@@ -181,20 +219,18 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     kind, job_id = args[0], uuid.UUID(args[1])
     settings = get_settings()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
 
     async def go() -> str:
-        engine = create_engine(settings.database_url)
-        try:
-            if kind == "evaluation":
-                from tunix_rt.evals.job import execute_evaluation
+        with foreground_job(None, signals=(signal.SIGTERM, signal.SIGINT)) as job:
+            engine = create_engine(settings.database_url)
+            try:
+                if kind == "evaluation":
+                    from tunix_rt.evals.job import execute_evaluation
 
-                return await execute_evaluation(engine, settings, job_id, stop)
-            return await execute_run(engine, settings, job_id, stop)
-        finally:
-            await engine.dispose()
+                    return await execute_evaluation(engine, settings, job_id, job.stop)
+                return await execute_run(engine, settings, job_id, job.stop)
+            finally:
+                await engine.dispose()
 
     status = asyncio.run(go())
     return 0 if status in ("succeeded", "cancelled") else 1

@@ -4,7 +4,9 @@ One entry point, `run_training`, over one config object, the `RunManifest`. It t
 Tunix's own `PeftTrainer` (the training loop, loss, jit, sharding and orbax checkpointing are
 Tunix's), and adds only what a run registry needs around it: data preparation, per-step
 metrics through `on_step`, a clean stop through `should_stop`, and a self-contained output
-directory. Imports JAX and Tunix; the server never imports this module.
+directory. Its steps are functions of their own: `prepare_data` (tokenizer and examples),
+`build_run_model`, `sft_trainer` with `TrainBatches` and `MetricsHooks`, `training_result`
+and `write_result`. Imports JAX and Tunix; the server never imports this module.
 
 Output directory layout (nothing is written anywhere else):
 
@@ -153,7 +155,7 @@ def model_inputs(batch: Any) -> dict[str, Any]:
     }
 
 
-class _MetricsHooks:
+class MetricsHooks:
     """Tunix TrainingHooks → StepMetrics. Tunix reports step n's loss once step n+1 has been
     dispatched (and the last one when the loop closes); eval runs between the two, so an eval
     after step n is attached to step n's metrics."""
@@ -297,61 +299,135 @@ def run_training(
     - An `output_dir` that already holds checkpoints of the same manifest resumes from the
       latest one (Tunix restores it and skips the batches already trained).
     - The same manifest and data on the same machine give the same losses.
+
+    The steps (data, model, trainer, batches, result) are the functions below it.
     """
     setup_start = time.perf_counter()
     manifest = manifest.resolved()
-    assert manifest.mesh is not None
     training = manifest.training
     output_dir.mkdir(parents=True, exist_ok=True)
-    is_writer = jax.process_index() == 0
 
+    data = prepare_data(manifest, output_dir, dataset_jsonl, eval_jsonl)
+    model = build_run_model(manifest, data.tokenizer, output_dir)
+    parameters = models.parameter_counts(model.module)
+    checkpoint_dir = output_dir / CHECKPOINTS_DIR
+    schedule = learning_rate_schedule(training, data.steps)
+    trainer = sft_trainer(model.module, training, schedule, data.steps, checkpoint_dir)
+    rows = data_lib.process_rows(training.batch_size, jax.process_index(), jax.process_count())
+    batches = TrainBatches(data.train, training, data.steps, rows, should_stop)
+    hooks = MetricsHooks(schedule, data.steps, batches.step_tokens, on_step)
+    trainer.with_training_hooks(hooks.tunix_hooks())
+    restored_steps = trainer.train_steps
+    eval_inputs = None if data.eval is None else eval_batches(data.eval, training.batch_size, rows)
+
+    train_start = batches.start()
+    with models.activate(model.mesh):
+        trainer.train(iter(batches), eval_inputs)
+    train_seconds = time.perf_counter() - train_start
+
+    result = training_result(
+        output_dir,
+        data,
+        model,
+        hooks,
+        batches,
+        parameters=parameters,
+        steps_done=trainer.train_steps,
+        restored_steps=restored_steps,
+        setup_seconds=train_start - setup_start,
+        train_seconds=train_seconds,
+    )
+    write_result(output_dir, result)
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class RunData:
+    """A run's examples, tokenized with the run's tokenizer, and the steps they make."""
+
+    tokenizer: Any  # sentencepiece.SentencePieceProcessor
+    train: data_lib.PreparedData
+    eval: data_lib.PreparedData | None
+    truncated_examples: int  # of both files, cut to training.max_seq_length
+    dropped_examples: int  # of both files, whose prompt alone reaches it
+    steps: int  # the optimizer steps the run is planned for
+
+
+def prepare_data(
+    manifest: RunManifest, output_dir: Path, dataset_jsonl: Path, eval_jsonl: Path | None
+) -> RunData:
+    """Read the JSONL files, get the run's tokenizer (into `output_dir`), tokenize, and split
+    off the eval examples (`eval_jsonl`, else the last eval_fraction when eval is on)."""
+    training = manifest.training
     records = data_lib.read_records(dataset_jsonl)
     eval_records = data_lib.read_records(eval_jsonl) if eval_jsonl is not None else []
     processor = _prepare_tokenizer(manifest, records + eval_records, output_dir)
     data = data_lib.prepare(records, processor, training.max_seq_length)
-    evaluate = training.eval_every_n_steps is not None or eval_jsonl is not None
+    truncated, dropped = data.truncated, data.dropped
+    eval_data: data_lib.PreparedData | None
     if eval_jsonl is not None:
         train_data = data
-        eval_data: data_lib.PreparedData | None = data_lib.prepare(
-            eval_records, processor, training.max_seq_length
-        )
-    elif evaluate:
+        eval_data = data_lib.prepare(eval_records, processor, training.max_seq_length)
+        truncated, dropped = truncated + eval_data.truncated, dropped + eval_data.dropped
+    elif training.eval_every_n_steps is not None:
         train_data, eval_data = data_lib.split_eval(data, training.eval_fraction)
     else:
         train_data, eval_data = data, None
     steps = data_lib.total_steps(
         train_data.size, training.batch_size, training.num_epochs, training.max_steps
     )
+    return RunData(processor, train_data, eval_data, truncated, dropped, steps)
 
+
+@dataclasses.dataclass(frozen=True)
+class RunModel:
+    """A run's model on its device mesh, and its architecture."""
+
+    module: nnx.Module
+    mesh: jax.sharding.Mesh
+    spec: models.ModelSpec
+
+
+def build_run_model(manifest: RunManifest, tokenizer: Any, output_dir: Path) -> RunModel:
+    """The model `manifest` trains (the tiny one sized to `tokenizer`, or the local checkpoint),
+    on the manifest's mesh; writes the resolved manifest and the architecture to `output_dir`."""
+    assert manifest.mesh is not None
     mesh = models.create_mesh(manifest.mesh)
     if manifest.model.source == "local":
         assert manifest.model.path is not None
         spec = models.local_spec(manifest.model.model_id, Path(manifest.model.path))
     else:
         spec = models.tiny_spec(
-            int(processor.get_piece_size()),
+            int(tokenizer.get_piece_size()),
             layers=manifest.model.tiny_layers,
             width=manifest.model.tiny_width,
         )
     config = models.model_config(spec)
-    if processor.get_piece_size() > config.num_embed:
+    if tokenizer.get_piece_size() > config.num_embed:
         raise TrainingError(
-            f"the tokenizer has {processor.get_piece_size()} pieces, the model embeds only "
+            f"the tokenizer has {tokenizer.get_piece_size()} pieces, the model embeds only "
             f"{config.num_embed}",
             loc=("tokenizer", "path"),
         )
-    if is_writer:
+    if jax.process_index() == 0:
         (output_dir / RUN_MANIFEST).write_text(manifest.to_yaml(resolved=True))
         (output_dir / MODEL_CONFIG_FILE).write_text(spec.to_json())
-    model = models.build_model(manifest, spec, mesh)
-    parameters, trained_parameters = models.parameter_counts(model)
+    return RunModel(models.build_model(manifest, spec, mesh), mesh, spec)
 
+
+def sft_trainer(
+    module: nnx.Module,
+    training: TrainingSection,
+    schedule: optax.Schedule,
+    steps: int,
+    checkpoint_dir: Path,
+) -> Any:
+    """Tunix's PeftTrainer for `steps` steps, checkpointing into `checkpoint_dir` (resuming from
+    the latest checkpoint there)."""
     from tunix.sft import peft_trainer
 
-    schedule = learning_rate_schedule(training, steps)
-    checkpoint_dir = output_dir / CHECKPOINTS_DIR
-    trainer = peft_trainer.PeftTrainer(
-        model,
+    return peft_trainer.PeftTrainer(
+        module,
         build_optimizer(training, schedule),
         peft_trainer.TrainingConfig(
             eval_every_n_steps=training.eval_every_n_steps or steps,
@@ -363,52 +439,88 @@ def run_training(
         ),
     ).with_gen_model_input_fn(model_inputs)
 
-    rows = data_lib.process_rows(training.batch_size, jax.process_index(), jax.process_count())
-    step_tokens: list[int] = []
-    hooks = _MetricsHooks(schedule, steps, step_tokens, on_step)
-    trainer.with_training_hooks(hooks.tunix_hooks())
-    restored_steps = trainer.train_steps
-    stopped = time_limited = False
-    deadline = None if training.max_minutes is None else 60 * training.max_minutes
 
-    def train_batches() -> Iterator[Any]:
-        nonlocal stopped, time_limited
+class TrainBatches:
+    """The training batches in the seeded plan's order, this process's rows of each; ends early
+    when `should_stop` says so (`stopped`) or past training.max_minutes (`time_limited`)."""
+
+    def __init__(
+        self,
+        data: data_lib.PreparedData,
+        training: TrainingSection,
+        steps: int,
+        rows: slice,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        self.data = data
+        self.training = training
+        self.steps = steps
+        self.rows = rows
+        self.should_stop = should_stop
+        self.step_tokens: list[int] = []  # non-padding tokens of each batch given, in order
+        self.stopped = False
+        self.time_limited = False
+        self.started = time.perf_counter()
+
+    def start(self) -> float:
+        """Mark the start of the training loop (training.max_minutes counts from here)."""
+        self.started = time.perf_counter()
+        return self.started
+
+    def __iter__(self) -> Iterator[Any]:
+        from tunix.sft import peft_trainer
+
+        training = self.training
+        deadline = None if training.max_minutes is None else 60 * training.max_minutes
         plan = data_lib.batch_plan(
-            train_data.lengths, training.batch_size, training.seed, train_data.seq_len
+            self.data.lengths, training.batch_size, training.seed, self.data.seq_len
         )
-        for _ in range(steps):
-            if should_stop is not None and should_stop():
-                stopped = True
+        for _ in range(self.steps):
+            if self.should_stop is not None and self.should_stop():
+                self.stopped = True
                 return
-            if deadline is not None and time.perf_counter() - train_start > deadline:
-                time_limited = True
+            if deadline is not None and time.perf_counter() - self.started > deadline:
+                self.time_limited = True
                 return
             index, width = next(plan)
-            tokens, mask = train_data.tokens[index, :width], train_data.mask[index, :width]
-            step_tokens.append(int(np.count_nonzero(tokens)))
-            yield peft_trainer.TrainingInput(input_tokens=tokens[rows], input_mask=mask[rows])
+            tokens, mask = self.data.tokens[index, :width], self.data.mask[index, :width]
+            self.step_tokens.append(int(np.count_nonzero(tokens)))
+            yield peft_trainer.TrainingInput(
+                input_tokens=tokens[self.rows], input_mask=mask[self.rows]
+            )
 
-    eval_inputs = None
-    if eval_data is not None:
-        eval_inputs = [
-            peft_trainer.TrainingInput(input_tokens=tokens[rows], input_mask=mask[rows])
-            for tokens, mask in data_lib.eval_batches(eval_data, training.batch_size)
-        ]
 
-    train_start = time.perf_counter()
-    setup_seconds = train_start - setup_start
-    with models.activate(mesh):
-        trainer.train(train_batches(), eval_inputs)
-    train_seconds = time.perf_counter() - train_start
+def eval_batches(data: data_lib.PreparedData, batch_size: int, rows: slice) -> list[Any]:
+    """The eval examples as Tunix inputs, this process's rows of each batch."""
+    from tunix.sft import peft_trainer
 
-    checkpoint_step = _latest_step(checkpoint_dir)
-    extra = eval_data if eval_jsonl is not None and eval_data is not None else None
+    return [
+        peft_trainer.TrainingInput(input_tokens=tokens[rows], input_mask=mask[rows])
+        for tokens, mask in data_lib.eval_batches(data, batch_size)
+    ]
+
+
+def training_result(
+    output_dir: Path,
+    data: RunData,
+    model: RunModel,
+    hooks: MetricsHooks,
+    batches: TrainBatches,
+    *,
+    parameters: tuple[int, int],
+    steps_done: int,
+    restored_steps: int,
+    setup_seconds: float,
+    train_seconds: float,
+) -> TrainingResult:
+    """How the run ended: `steps_done` of the planned steps, what the hooks and batches saw."""
+    checkpoint_dir = output_dir / CHECKPOINTS_DIR
     losses = hooks.losses
-    result = TrainingResult(
-        status="stopped" if stopped and trainer.train_steps < steps else "completed",
-        time_limited=time_limited,
-        steps=trainer.train_steps,
-        max_steps=steps,
+    return TrainingResult(
+        status="stopped" if batches.stopped and steps_done < data.steps else "completed",
+        time_limited=batches.time_limited,
+        steps=steps_done,
+        max_steps=data.steps,
         first_loss=losses[0] if losses else None,
         final_loss=losses[-1] if losses else None,
         initial_eval_loss=hooks.initial_eval_loss,
@@ -416,26 +528,29 @@ def run_training(
         losses=list(losses),
         output_dir=output_dir,
         checkpoint_dir=checkpoint_dir,
-        checkpoint_step=checkpoint_step,
+        checkpoint_step=_latest_step(checkpoint_dir),
         tokenizer_path=output_dir / TOKENIZER_FILE,
         manifest_path=output_dir / RUN_MANIFEST,
-        train_examples=train_data.size,
-        eval_examples=eval_data.size if eval_data is not None else 0,
-        truncated_examples=data.truncated + (extra.truncated if extra else 0),
-        dropped_examples=data.dropped + (extra.dropped if extra else 0),
-        seq_len=train_data.seq_len,
-        parameters=parameters,
-        trained_parameters=trained_parameters,
-        devices=int(mesh.devices.size),
+        train_examples=data.train.size,
+        eval_examples=data.eval.size if data.eval is not None else 0,
+        truncated_examples=data.truncated_examples,
+        dropped_examples=data.dropped_examples,
+        seq_len=data.train.seq_len,
+        parameters=parameters[0],
+        trained_parameters=parameters[1],
+        devices=int(model.mesh.devices.size),
         tokens_per_second=hooks.steady_tokens_per_second(restored_steps),
         setup_seconds=setup_seconds,
         train_seconds=train_seconds,
     )
-    if is_writer:
+
+
+def write_result(output_dir: Path, result: TrainingResult) -> None:
+    """`result.json` (process 0 only)."""
+    if jax.process_index() == 0:
         (output_dir / RESULT_FILE).write_text(
             json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n"
         )
-    return result
 
 
 def _checkpoint_options(training: TrainingSection, steps: int) -> Any:
@@ -489,15 +604,9 @@ def load_base_model(output_dir: Path, *, mesh_shape: tuple[int, int] | None = No
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class _Built:
-    module: nnx.Module
-    mesh: jax.sharding.Mesh
-
-
 def _rebuild(
     output_dir: Path, mesh_shape: tuple[int, int] | None
-) -> tuple[_Built, Any, RunManifest, models.ModelSpec]:
+) -> tuple[RunModel, Any, RunManifest, models.ModelSpec]:
     manifest_file = output_dir / RUN_MANIFEST
     if not manifest_file.is_file():
         raise TrainingError(f"{output_dir} holds no run ({RUN_MANIFEST} is missing)")
@@ -513,22 +622,26 @@ def _rebuild(
             update={"shape": [jax.device_count(), 1], "axis_names": ["fsdp", "tp"]}
         )
     mesh = models.create_mesh(mesh_section)
-    return _Built(models.build_model(manifest, spec, mesh), mesh), processor, manifest, spec
-
-
-def read_result(output_dir: Path) -> dict[str, Any]:
-    """The `result.json` of a finished run."""
-    loaded: dict[str, Any] = json.loads((output_dir / RESULT_FILE).read_text())
-    return loaded
+    model = RunModel(models.build_model(manifest, spec, mesh), mesh, spec)
+    return model, processor, manifest, spec
 
 
 __all__ = [
+    "MetricsHooks",
+    "RunData",
+    "RunModel",
     "StepMetrics",
+    "TrainBatches",
     "TrainedModel",
     "TrainingError",
     "TrainingResult",
+    "build_run_model",
+    "eval_batches",
     "load_base_model",
     "load_checkpoint",
-    "read_result",
+    "prepare_data",
     "run_training",
+    "sft_trainer",
+    "training_result",
+    "write_result",
 ]

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
-from tunix_rt.api.deps import AppSettings, Connection, Engine
+from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
 from tunix_rt.api.errors import error_responses
-from tunix_rt.api.routers.runs import wake_executor
 from tunix_rt.datasets.schema import KEY_PATTERN, NAME_PATTERN
 from tunix_rt.evals import service, store
 from tunix_rt.evals.schema import (

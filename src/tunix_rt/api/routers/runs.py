@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
-from tunix_rt.api.deps import AppSettings, Connection, Engine
+from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
 from tunix_rt.api.errors import error_responses
 from tunix_rt.runs import jobs, logs, service, store
 from tunix_rt.runs.paths import artifact_path, list_artifacts, run_dir
@@ -27,13 +27,6 @@ from tunix_rt.runs.schema import (
 )
 
 router = APIRouter(prefix="/api/tunix", tags=["runs"])
-
-
-def wake_executor(http: Request) -> None:
-    """Let the server's executor look at the queue now (a job was submitted or cancelled)."""
-    executor = getattr(http.app.state, "executor", None)
-    if executor is not None:
-        executor.wake()
 
 
 class RunPage(BaseModel):

@@ -14,6 +14,7 @@ from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import NDJSON
 from tunix_rt.datasets import sft_export as service
 from tunix_rt.datasets.schema import KEY_PATTERN
+from tunix_rt.runs import service as runs_service
 from tunix_rt.runs.availability import TunixStatus, tunix_status
 from tunix_rt.runs.manifest import ManifestRequest
 
@@ -69,7 +70,7 @@ async def sft_export(request: SftExportRequest, engine: Engine) -> StreamingResp
 )
 async def sft_manifest(request: ManifestRequest, conn: Connection) -> ManifestResponse:
     """A run manifest (YAML) for a dataset; the training runner accepts it unchanged."""
-    manifest = await service.sft_manifest(conn, request)
+    manifest = await runs_service.sft_manifest(conn, request)
     return ManifestResponse(
         manifest_yaml=manifest.to_yaml(),
         dataset_key=request.dataset_key,
