@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from server import cli_env
+from helpers.server import cli_env
 from tunix_rt.settings import Settings
 
 CLOSED_PORT_URL = "postgresql+asyncpg://postgres:secret@127.0.0.1:1/none"

@@ -15,7 +15,7 @@ import orjson
 import pytest
 import typer
 
-from server import cli_env
+from helpers.server import cli_env
 from tunix_rt.cli import COMMANDS, app, load
 
 # Runs the command line in-process, then writes the names of the imported modules to argv[1].

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from conftest import POSTGRES_SKIP_REASON, POSTGRES_URL, reset_postgres
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.datasets.builder import build_dataset
 from tunix_rt.datasets.export import export_lines
 from tunix_rt.datasets.schema import DatasetBuildRequest

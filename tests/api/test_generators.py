@@ -8,7 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.generators import generate
 
 GENERATE = "/api/ungar/high-card-duel/generate"

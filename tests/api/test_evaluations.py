@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import BACKENDS, POSTGRES_URL, reset_postgres
-from server import running_server
+from helpers.server import running_server
 
 pytestmark = pytest.mark.slow
 

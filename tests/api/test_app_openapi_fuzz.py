@@ -20,7 +20,7 @@ from schemathesis.checks import (  # type: ignore[attr-defined]
     status_code_conformance,
 )
 
-from server import running_server
+from helpers.server import running_server
 
 CHECKS = [
     not_a_server_error,

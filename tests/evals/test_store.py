@@ -341,7 +341,7 @@ async def test_runs_without_a_checkpoint_cannot_be_evaluated(
 async def test_a_dataset_target_needs_an_expected_answer_on_every_trace(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    from factories import make_trace
+    from helpers.factories import make_trace
     from tunix_rt.evals.targets import load_items, pin
     from tunix_rt.traces.schema import ReasoningTrace
     from tunix_rt.traces.store import create_trace

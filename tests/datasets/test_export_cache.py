@@ -14,7 +14,7 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.api.app import create_app
 from tunix_rt.datasets import export, service
 from tunix_rt.datasets.export_cache import ExportCache

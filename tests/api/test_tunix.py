@@ -9,7 +9,7 @@ import httpx
 import pytest
 import yaml
 
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.runs.manifest import RunManifest
 
 

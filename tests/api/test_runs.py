@@ -16,7 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from server import running_server
+from helpers.server import running_server
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import shutil
 import httpx
 import pytest
 
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.formats import FORMATS, encode_line, render
 from tunix_rt.settings import Settings
 

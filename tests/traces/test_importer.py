@@ -12,8 +12,8 @@ from pathlib import Path
 
 import orjson
 
-from factories import make_trace
-from server import cli_env
+from helpers.factories import make_trace
+from helpers.server import cli_env
 from tunix_rt.db.engine import create_engine
 from tunix_rt.traces.store import count_traces
 

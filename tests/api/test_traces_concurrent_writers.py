@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from factories import make_trace
-from server import running_server
+from helpers.factories import make_trace
+from helpers.server import running_server
 
 CLIENTS = 8
 POSTS_EACH = 40

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from factories import make_trace, reference_seed_position
+from helpers.factories import make_trace, reference_seed_position
 from tunix_rt.db.functions import rank_key_of
 from tunix_rt.settings import Settings
 from tunix_rt.traces.schema import ReasoningTrace

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from server import cli_env
+from helpers.server import cli_env
 
 pytestmark = pytest.mark.slow
 

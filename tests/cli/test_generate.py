@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from server import cli_env
+from helpers.server import cli_env
 from tunix_rt.evals.evalsets import EVAL_SETS
 from tunix_rt.generators import generate
 from tunix_rt.generators.service import encode_trace_line

@@ -12,8 +12,8 @@ import httpx
 import orjson
 import yaml
 
-from factories import make_trace
-from server import cli_env
+from helpers.factories import make_trace
+from helpers.server import cli_env
 
 
 def tunix_rt(url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:

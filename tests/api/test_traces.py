@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.settings import Settings
 
 

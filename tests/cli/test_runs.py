@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from server import cli_env
+from helpers.server import cli_env
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.evals.evalsets import eval_prompts, iter_eval_set
 from tunix_rt.generators.arithmetic import generate_arithmetic
 

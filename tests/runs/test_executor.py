@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.errors import NotFoundError
 from tunix_rt.runs import availability, jobs, store
 from tunix_rt.runs.executor import RunExecutor

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.datasets import export
 from tunix_rt.datasets.builder import build_dataset
 from tunix_rt.datasets.schema import DatasetBuildRequest

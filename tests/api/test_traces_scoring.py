@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.db.models import scores_table
 from tunix_rt.evals.answers import expected_answer_of
 from tunix_rt.traces.schema import ReasoningTrace

@@ -10,8 +10,8 @@ import httpx
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from factories import make_trace
-from server import running_server
+from helpers.factories import make_trace
+from helpers.server import running_server
 from tunix_rt.api.app import create_app
 from tunix_rt.settings import Settings
 

@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from factories import make_trace, reference_seed_position
+from helpers.factories import make_trace, reference_seed_position
 from tunix_rt.db.functions import rank_key_of, seed_constants, seeded_order
 from tunix_rt.db.models import traces_table as T
 from tunix_rt.traces.importer import import_lines

@@ -1,0 +1,1 @@
+"""Shared test helpers: trace factories and a real server / CLI environment."""
