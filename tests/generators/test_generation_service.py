@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt.generators import GeneratorError, UnknownGeneratorError, generate
 from tunix_rt.generators.service import (
     CHUNK_SIZE,
+    PREVIEW_COUNT,
     encode_trace_line,
     generate_and_store,
+    generate_traces,
     write_generated,
 )
 from tunix_rt.traces.schema import trace_import_adapter
@@ -67,6 +69,48 @@ async def test_bad_requests_store_nothing(
 ) -> None:
     with pytest.raises(error):
         await generate_and_store(engine, name, count, seed, params=params)
+    async with engine.connect() as conn:
+        assert await count_traces(conn) == 0
+
+
+async def test_one_request_previews_the_head_of_what_it_stores(engine: AsyncEngine) -> None:
+    expected = list(generate("arithmetic", 7, seed=5, digits=2))
+    generated = await generate_traces(engine, "arithmetic", 7, 5, params={"digits": "2"})
+    assert generated.preview == expected[:PREVIEW_COUNT]
+    async with engine.connect() as conn:
+        rows = [row async for row in stream_traces(conn)]
+    assert [row[0] for row in rows] == generated.trace_ids
+    assert [row[2] for row in rows] == [t.model_dump(mode="json") for t in expected]
+
+    small = await generate_traces(engine, "arithmetic", 2, 5, params={"digits": 2}, persist=False)
+    assert small.trace_ids == []
+    assert small.preview == expected[:2]
+    async with engine.connect() as conn:
+        assert await count_traces(conn) == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "count", "seed", "params", "loc"),
+    [
+        ("arithmetic", 1, 0, {"digits": 99}, ("params",)),
+        ("arithmetic", 1, 0, {"base": 2}, ("params",)),
+        ("high-card-duel", 10, 999_995, {}, ("seed",)),
+        ("high-card-duel", -1, 0, {}, ("count",)),
+    ],
+)
+@pytest.mark.parametrize("persist", [True, False])
+async def test_a_bad_request_names_its_field_and_stores_nothing(
+    engine: AsyncEngine,
+    name: str,
+    count: int,
+    seed: int,
+    params: dict[str, object],
+    loc: tuple[str, ...],
+    persist: bool,
+) -> None:
+    with pytest.raises(GeneratorError) as info:
+        await generate_traces(engine, name, count, seed, params=params, persist=persist)
+    assert info.value.loc == loc
     async with engine.connect() as conn:
         assert await count_traces(conn) == 0
 
