@@ -24,8 +24,8 @@ class GeneratorError(InvalidInputError, ValueError):
     """A generator was asked for something it cannot produce (bad name, param or value)."""
 
 
-class UnknownGeneratorError(GeneratorError, NotFoundError):
-    """No generator is registered under the requested name."""
+class UnknownGeneratorError(NotFoundError):
+    """No generator is registered under the requested name (a missing name, not bad input)."""
 
 
 def check_count_seed(count: int, seed: int) -> None:
