@@ -29,6 +29,9 @@ from tunix_rt.traces.store import trace_row, utc_now
 CHUNK_SIZE = 2000
 """Traces made, converted and inserted per step."""
 
+PREVIEW_COUNT = 3
+"""Traces a generation request returns in full, whether or not it stores them."""
+
 _LINE_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
@@ -41,10 +44,6 @@ def _next_rows(
     traces: Iterator[ReasoningTrace], created_at: datetime, size: int
 ) -> list[dict[str, Any]]:
     return [trace_row(trace, created_at=created_at) for trace in itertools.islice(traces, size)]
-
-
-PREVIEW_COUNT = 3
-"""Traces a generation request returns in full, whether or not it stores them."""
 
 
 @dataclass(frozen=True)
@@ -80,24 +79,6 @@ async def generate_traces(
     return Generated(trace_ids=trace_ids, preview=preview)
 
 
-async def generate_and_store(
-    engine: AsyncEngine,
-    name: str,
-    count: int,
-    seed: int = DEFAULT_SEED,
-    *,
-    params: Mapping[str, object] | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> list[uuid.UUID]:
-    """Generate `count` traces with generator `name` (and its `params`) and store them; returns
-    their ids in generation order.
-
-    Arguments are checked before anything is stored (`GeneratorError`, `UnknownGeneratorError`).
-    """
-    traces = generate(name, count, seed, **(params or {}))
-    return await store_traces(engine, traces, on_progress=on_progress)
-
-
 async def store_traces(
     engine: AsyncEngine,
     traces: Iterator[ReasoningTrace],
@@ -124,24 +105,6 @@ async def store_traces(
 def encode_trace_line(trace: ReasoningTrace) -> bytes:
     """One JSON Lines line that `tunix-rt traces import` reads: the payload, keys sorted."""
     return orjson.dumps(trace.model_dump(mode="json"), option=_LINE_OPTIONS)
-
-
-def write_generated(
-    out: IO[bytes],
-    name: str,
-    count: int,
-    seed: int = DEFAULT_SEED,
-    *,
-    params: Mapping[str, object] | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> int:
-    """Write `count` generated traces to `out` as JSON Lines (nothing stored); returns count.
-
-    Arguments are checked before anything is written. The same arguments always give the
-    same bytes.
-    """
-    traces = generate(name, count, seed, **(params or {}))
-    return write_traces(out, traces, on_progress=on_progress)
 
 
 def write_traces(
