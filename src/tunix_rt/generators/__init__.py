@@ -23,6 +23,7 @@ from tunix_rt.generators.base import (
 )
 from tunix_rt.generators.comparison_chain import generate_comparison_chain
 from tunix_rt.generators.high_card_duel import generate_high_card_duel, ungar_status
+from tunix_rt.registry import lookup
 from tunix_rt.traces.schema import ReasoningTrace
 
 __all__ = [
@@ -217,11 +218,7 @@ GENERATORS: Mapping[str, GeneratorSpec] = MappingProxyType(
 
 def get_generator(name: str) -> GeneratorSpec:
     """The registered generator, or `UnknownGeneratorError`."""
-    try:
-        return GENERATORS[name]
-    except KeyError:
-        known = ", ".join(sorted(GENERATORS))
-        raise UnknownGeneratorError(f"unknown generator {name!r} (known: {known})") from None
+    return lookup(GENERATORS, name, "generator", UnknownGeneratorError)
 
 
 def describe_generators() -> list[dict[str, Any]]:
