@@ -37,7 +37,7 @@ def test_names_and_descriptions() -> None:
 
 def test_registry_matches_direct_calls() -> None:
     assert dump(generate("high-card-duel", 30, 4)) == dump(generate_high_card_duel(30, 4))
-    assert dump(GENERATORS["arithmetic"](30, 4, digits=5, operation="mul")) == dump(
+    assert dump(GENERATORS["arithmetic"].generate(30, 4, digits=5, operation="mul")) == dump(
         generate_arithmetic(30, 4, digits=5, operation="mul")
     )
     assert dump(generate("comparison-chain", 30)) == dump(generate_comparison_chain(30, 0))

@@ -136,8 +136,6 @@ class GeneratorSpec:
             )
         return self.func(count, seed, **values)
 
-    __call__ = generate
-
     def describe(self) -> dict[str, Any]:
         """JSON-ready description (for the API and CLI)."""
         return {
