@@ -236,7 +236,6 @@ async def test_generic_generate_uses_params(client: httpx.AsyncClient) -> None:
         ("arithmetic", {"count": 1, "params": {"colour": "red"}}, ["body", "params"], "colour"),
         ("high-card-duel", {"count": 1, "params": {"x": 1}}, ["body", "params"], "none"),
         ("high-card-duel", {"count": 5, "seed": 1_000_000}, ["body", "seed"], "reserved"),
-        ("nope", {"count": 1}, ["path", "name"], "high-card-duel"),
     ],
 )
 async def test_generic_generate_errors_are_422(
@@ -247,4 +246,13 @@ async def test_generic_generate_errors_are_422(
     [error] = response.json()["detail"]
     assert error["loc"] == loc
     assert message in error["msg"]
+    assert await _stored(client) == 0
+
+
+async def test_an_unknown_generator_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/generators/nope/generate", json={"count": 1})
+    assert response.status_code == 404
+    assert response.json() == {
+        "detail": "unknown generator 'nope' (known: arithmetic, comparison-chain, high-card-duel)"
+    }
     assert await _stored(client) == 0

@@ -12,7 +12,7 @@ import pytest
 
 from helpers.server import cli_env
 from tunix_rt.evals.evalsets import EVAL_SETS
-from tunix_rt.generators import generate
+from tunix_rt.generators import GENERATORS, generate
 from tunix_rt.generators.service import encode_trace_line
 
 
@@ -138,6 +138,36 @@ def test_bad_params_are_one_line_errors(
     assert message in one_line_error(result)
     assert result.stdout == b""
     assert not Path(sqlite_url.removeprefix("sqlite+aiosqlite:///")).exists()
+
+
+def test_a_value_that_is_no_number_is_a_usage_error_naming_the_option(sqlite_url: str) -> None:
+    result = tunix_rt(sqlite_url, "generate", "arithmetic", "--count", "3", "--digits", "abc")
+    assert result.returncode == 2
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr
+    assert "Invalid value for '--digits'" in stderr
+    assert result.stdout == b""
+    assert not Path(sqlite_url.removeprefix("sqlite+aiosqlite:///")).exists()
+
+
+def test_every_generator_is_a_command_with_its_own_params() -> None:
+    import typer
+    from typer.core import TyperGroup, TyperOption
+
+    from tunix_rt.cli.generate import generate_app
+
+    group = typer.main.get_command(generate_app)
+    assert isinstance(group, TyperGroup)
+    assert list(group.commands) == list(GENERATORS)
+    for name, spec in GENERATORS.items():
+        options = {param.name: param for param in group.commands[name].params}
+        assert list(options) == ["count", "seed", *(p.name for p in spec.params), "output"]
+        for param in spec.params:
+            option = options[param.name]
+            assert isinstance(option, TyperOption)
+            assert option.opts == [f"--{param.name}"]
+            assert option.default == param.default
+            assert option.help is not None and option.help.startswith(param.description)
 
 
 def test_unwritable_output_is_one_line(sqlite_url: str, tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+
 import pytest
 
 from tunix_rt.errors import NotFoundError
@@ -10,8 +13,10 @@ from tunix_rt.evals.evalsets import (
     EVAL_SETS,
     UnknownEvalSetError,
     eval_set_digest,
+    eval_set_lines,
     get_eval_set,
     iter_eval_set,
+    write_eval_set,
 )
 from tunix_rt.generators import DEFAULT_SEED, EVAL_SEED_BASE, EVAL_SEED_END, generate
 from tunix_rt.generators.arithmetic import OPERATIONS, is_held_out
@@ -38,6 +43,17 @@ def test_size_determinism_and_pinned_digest(name: str) -> None:
     assert first == second
     # A published version must never change; a failure here means "make a -v2".
     assert eval_set_digest(name) == spec.sha256
+
+
+@pytest.mark.parametrize("name", sorted(EVAL_SETS))
+def test_the_written_set_is_its_canonical_lines(name: str) -> None:
+    spec = get_eval_set(name)
+    out = io.BytesIO()
+    assert write_eval_set(out, name) == spec.item_count
+    assert out.getvalue() == b"".join(eval_set_lines(name))
+    expected = [t.model_dump_json().encode() for t in iter_eval_set(name)]
+    assert out.getvalue().splitlines() == expected
+    assert hashlib.sha256(out.getvalue()).hexdigest() == spec.sha256
 
 
 @pytest.mark.parametrize("name", sorted(EVAL_SETS))

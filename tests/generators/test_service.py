@@ -11,9 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt.generators import GeneratorError, UnknownGeneratorError, generate
 from tunix_rt.generators.service import (
     CHUNK_SIZE,
+    PREVIEW_COUNT,
     encode_trace_line,
-    generate_and_store,
-    write_generated,
+    generate_traces,
+    store_traces,
+    write_traces,
 )
 from tunix_rt.traces.schema import trace_import_adapter
 from tunix_rt.traces.store import TraceFilters, count_traces, stream_traces
@@ -22,7 +24,8 @@ from tunix_rt.traces.store import TraceFilters, count_traces, stream_traces
 async def test_stores_in_chunks_in_generation_order(engine: AsyncEngine) -> None:
     count = CHUNK_SIZE + 5
     progress: list[int] = []
-    ids = await generate_and_store(engine, "high-card-duel", count, 17, on_progress=progress.append)
+    traces = generate("high-card-duel", count, 17)
+    ids = await store_traces(engine, traces, on_progress=progress.append)
     assert len(set(ids)) == count
     assert progress == [CHUNK_SIZE, count]
 
@@ -37,9 +40,10 @@ async def test_stores_in_chunks_in_generation_order(engine: AsyncEngine) -> None
 
 
 async def test_params_are_applied(engine: AsyncEngine) -> None:
-    ids = await generate_and_store(
+    generated = await generate_traces(
         engine, "arithmetic", 20, 3, params={"digits": "2", "operation": "add"}
     )
+    ids = generated.trace_ids
     async with engine.connect() as conn:
         payloads = [row[2] async for row in stream_traces(conn)]
     assert len(ids) == len(payloads) == 20
@@ -66,13 +70,55 @@ async def test_bad_requests_store_nothing(
     error: type[Exception],
 ) -> None:
     with pytest.raises(error):
-        await generate_and_store(engine, name, count, seed, params=params)
+        await generate_traces(engine, name, count, seed, params=params)
+    async with engine.connect() as conn:
+        assert await count_traces(conn) == 0
+
+
+async def test_one_request_previews_the_head_of_what_it_stores(engine: AsyncEngine) -> None:
+    expected = list(generate("arithmetic", 7, seed=5, digits=2))
+    generated = await generate_traces(engine, "arithmetic", 7, 5, params={"digits": "2"})
+    assert generated.preview == expected[:PREVIEW_COUNT]
+    async with engine.connect() as conn:
+        rows = [row async for row in stream_traces(conn)]
+    assert [row[0] for row in rows] == generated.trace_ids
+    assert [row[2] for row in rows] == [t.model_dump(mode="json") for t in expected]
+
+    small = await generate_traces(engine, "arithmetic", 2, 5, params={"digits": 2}, persist=False)
+    assert small.trace_ids == []
+    assert small.preview == expected[:2]
+    async with engine.connect() as conn:
+        assert await count_traces(conn) == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "count", "seed", "params", "loc"),
+    [
+        ("arithmetic", 1, 0, {"digits": 99}, ("params",)),
+        ("arithmetic", 1, 0, {"base": 2}, ("params",)),
+        ("high-card-duel", 10, 999_995, {}, ("seed",)),
+        ("high-card-duel", -1, 0, {}, ("count",)),
+    ],
+)
+@pytest.mark.parametrize("persist", [True, False])
+async def test_a_bad_request_names_its_field_and_stores_nothing(
+    engine: AsyncEngine,
+    name: str,
+    count: int,
+    seed: int,
+    params: dict[str, object],
+    loc: tuple[str, ...],
+    persist: bool,
+) -> None:
+    with pytest.raises(GeneratorError) as info:
+        await generate_traces(engine, name, count, seed, params=params, persist=persist)
+    assert info.value.loc == loc
     async with engine.connect() as conn:
         assert await count_traces(conn) == 0
 
 
 async def test_count_zero_stores_nothing(engine: AsyncEngine) -> None:
-    assert await generate_and_store(engine, "comparison-chain", 0) == []
+    assert (await generate_traces(engine, "comparison-chain", 0)).trace_ids == []
     async with engine.connect() as conn:
         assert await count_traces(conn) == 0
 
@@ -81,14 +127,8 @@ def test_written_lines_are_deterministic_importable_payloads() -> None:
     def written(seed: int) -> bytes:
         out = io.BytesIO()
         progress: list[int] = []
-        n = write_generated(
-            out,
-            "comparison-chain",
-            CHUNK_SIZE + 1,
-            seed,
-            params={"people": 5},
-            on_progress=progress.append,
-        )
+        traces = generate("comparison-chain", CHUNK_SIZE + 1, seed, people=5)
+        n = write_traces(out, traces, on_progress=progress.append)
         assert n == CHUNK_SIZE + 1
         assert progress == [CHUNK_SIZE, CHUNK_SIZE + 1]
         return out.getvalue()
@@ -108,5 +148,5 @@ def test_written_lines_are_deterministic_importable_payloads() -> None:
 def test_write_checks_before_writing() -> None:
     out = io.BytesIO()
     with pytest.raises(GeneratorError, match="people"):
-        write_generated(out, "comparison-chain", 5, params={"people": 2})
+        write_traces(out, generate("comparison-chain", 5, people=2))
     assert out.getvalue() == b""

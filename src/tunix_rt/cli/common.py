@@ -34,6 +34,11 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def say(message: str) -> None:
+    """One plain line on stderr: no markup, no highlighting, never wrapped."""
+    err.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
 def run(make: Callable[[AsyncEngine], Coroutine[Any, Any, T]], *, migrate: bool = True) -> T:
     """Run one async service call on a fresh engine (schema brought up to date first).
 

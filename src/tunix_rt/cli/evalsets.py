@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tunix_rt.cli.common import atomic_output, err, fail
+from tunix_rt.cli.common import atomic_output, fail, say
 from tunix_rt.errors import TunixRTError
 
 evalsets_app = typer.Typer(help="Built-in eval sets (fixed, versioned).", no_args_is_help=True)
@@ -35,29 +35,19 @@ def evalsets_export(
 
     The file is the set's canonical form: its sha256 is the digest pinned for the set.
     """
-    import hashlib
-
-    from tunix_rt.evals.evalsets import get_eval_set, iter_eval_set
+    from tunix_rt.evals.evalsets import eval_set_digest, get_eval_set, write_eval_set
 
     try:
         spec = get_eval_set(name)
     except TunixRTError as exc:
         raise fail(str(exc)) from None
-    digest = hashlib.sha256()
-    written = 0
     try:
         with atomic_output(output) as out:
-            for trace in iter_eval_set(spec.name):
-                line = trace.model_dump_json().encode() + b"\n"
-                digest.update(line)
-                out.write(line)
-                written += 1
+            written = write_eval_set(out, spec.name)
     except OSError as exc:
         raise fail(f"{output}: {exc.strerror or exc}") from None
     where = "stdout" if output == "-" else output
-    err.print(
-        f"exported {written:,} items of {spec.name} to {where} (sha256 {digest.hexdigest()})",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
+    say(
+        f"exported {written:,} items of {spec.name} to {where} "
+        f"(sha256 {eval_set_digest(spec.name)})"
     )

@@ -1,16 +1,20 @@
-"""`tunix-rt generate ...`: make traces with a built-in generator, store them or write JSONL."""
+"""`tunix-rt generate ...`: make traces with a built-in generator, store them or write JSONL.
+
+One command per registered generator, built from its `ParamSpec`s: a new generator needs no
+code here.
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Annotated
 
 import typer
 
-from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run
+from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, say
 from tunix_rt.errors import TunixRTError
-from tunix_rt.generators import DEFAULT_SEED, GENERATORS, get_generator
-from tunix_rt.generators import arithmetic as arith
-from tunix_rt.generators import comparison_chain as chain
+from tunix_rt.generators import DEFAULT_SEED, GENERATORS, GeneratorSpec, ParamSpec, generate
 
 generate_app = typer.Typer(
     help=(
@@ -32,12 +36,14 @@ Output = Annotated[
 ]
 
 
-def _generate(name: str, count: int, seed: int, output: str | None, **params: object) -> None:
+def _generate(
+    name: str, count: int, seed: int, output: str | None, params: Mapping[str, object]
+) -> None:
     """Check everything first (one-line error, exit 1), then store or write with progress."""
-    from tunix_rt.generators.service import generate_and_store, write_generated
+    from tunix_rt.generators.service import store_traces, write_traces
 
     try:
-        get_generator(name).generate(count, seed, **params)
+        traces = generate(name, count, seed, **params)
     except TunixRTError as exc:
         raise fail(str(exc)) from None
 
@@ -45,83 +51,66 @@ def _generate(name: str, count: int, seed: int, output: str | None, **params: ob
         with progress_bar(err, None) as progress:
             task = progress.add_task(f"storing {name}", total=count)
             ids = run(
-                lambda engine: generate_and_store(
-                    engine,
-                    name,
-                    count,
-                    seed,
-                    params=params,
-                    on_progress=lambda n: progress.update(task, completed=n),
+                lambda engine: store_traces(
+                    engine, traces, on_progress=lambda n: progress.update(task, completed=n)
                 )
             )
-        err.print(
-            f"stored {len(ids):,} {name} traces (seed {seed})",
-            highlight=False,
-            markup=False,
-            soft_wrap=True,
-        )
+        say(f"stored {len(ids):,} {name} traces (seed {seed})")
         return
 
     try:
         with atomic_output(output) as out, progress_bar(err, None) as progress:
             task = progress.add_task(f"writing {name}", total=count)
-            written = write_generated(
-                out,
-                name,
-                count,
-                seed,
-                params=params,
-                on_progress=lambda n: progress.update(task, completed=n),
+            written = write_traces(
+                out, traces, on_progress=lambda n: progress.update(task, completed=n)
             )
     except OSError as exc:
         raise fail(f"{output}: {exc.strerror or exc}") from None
     where = "stdout" if output == "-" else output
-    err.print(
-        f"wrote {written:,} {name} traces (seed {seed}) to {where}; nothing stored",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
+    say(f"wrote {written:,} {name} traces (seed {seed}) to {where}; nothing stored")
+
+
+def _option(param: ParamSpec) -> inspect.Parameter:
+    """`--<name>` typed, defaulted and explained by the generator's own `ParamSpec`.
+
+    A string param stays a plain string (its choices show as the metavar), so a bad value is
+    the generator's own one-line error rather than a usage error.
+    """
+    help_text = param.description
+    if param.minimum is not None and param.maximum is not None:
+        help_text = f"{help_text} {param.minimum}-{param.maximum}."
+    option = typer.Option(
+        f"--{param.name.replace('_', '-')}",
+        help=help_text,
+        metavar=f"[{'|'.join(param.choices)}]" if param.choices else None,
+    )
+    return inspect.Parameter(
+        param.name,  # an identifier: Typer passes the value back under this name
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[param.kind, option],
+        default=param.default,
     )
 
 
-def _help(name: str) -> str:
-    return f"{GENERATORS[name].description} meta.source: {GENERATORS[name].source}."
+def _command(spec: GeneratorSpec) -> Callable[..., None]:
+    """`tunix-rt generate <spec.name> --count N [--seed S] [--<param> V ...] [-o FILE]`."""
+
+    def command(count: int, seed: int, output: str | None, **params: object) -> None:
+        _generate(spec.name, count, seed, output, params)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter("count", keyword, annotation=Count),
+            inspect.Parameter("seed", keyword, annotation=Seed, default=DEFAULT_SEED),
+            *(_option(param) for param in spec.params),
+            inspect.Parameter("output", keyword, annotation=Output, default=None),
+        ]
+    )
+    return command
 
 
-@generate_app.command("high-card-duel", help=_help("high-card-duel"))
-def high_card_duel(
-    count: Count,
-    seed: Seed = DEFAULT_SEED,
-    output: Output = None,
-) -> None:
-    _generate("high-card-duel", count, seed, output)
-
-
-@generate_app.command("arithmetic", help=_help("arithmetic"))
-def arithmetic(
-    count: Count,
-    seed: Seed = DEFAULT_SEED,
-    digits: Annotated[
-        int, typer.Option(help=f"Digits per operand, {arith.MIN_DIGITS}-{arith.MAX_DIGITS}.")
-    ] = arith.DEFAULT_DIGITS,
-    operation: Annotated[
-        str, typer.Option(help="add, sub, mul, or mixed (chosen per item).")
-    ] = arith.DEFAULT_OPERATION,
-    output: Output = None,
-) -> None:
-    _generate("arithmetic", count, seed, output, digits=digits, operation=operation)
-
-
-@generate_app.command("comparison-chain", help=_help("comparison-chain"))
-def comparison_chain(
-    count: Count,
-    seed: Seed = DEFAULT_SEED,
-    people: Annotated[
-        int, typer.Option(help=f"People in the chain, {chain.MIN_PEOPLE}-{chain.MAX_PEOPLE}.")
-    ] = chain.DEFAULT_PEOPLE,
-    question: Annotated[
-        str, typer.Option(help="most, least, or mixed (chosen per item).")
-    ] = chain.DEFAULT_QUESTION,
-    output: Output = None,
-) -> None:
-    _generate("comparison-chain", count, seed, output, people=people, question=question)
+for _spec in GENERATORS.values():
+    generate_app.command(_spec.name, help=f"{_spec.description} meta.source: {_spec.source}.")(
+        _command(_spec)
+    )

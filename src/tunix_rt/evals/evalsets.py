@@ -19,6 +19,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import IO
 
 from tunix_rt.errors import NotFoundError
 from tunix_rt.generators.arithmetic import (
@@ -30,6 +31,7 @@ from tunix_rt.generators.arithmetic import (
 )
 from tunix_rt.generators.base import EVAL_SEED_BASE, item_rng
 from tunix_rt.generators.high_card_duel import generate_high_card_duel
+from tunix_rt.registry import lookup
 from tunix_rt.traces.schema import ReasoningTrace
 
 ARITHMETIC_EVAL_SEED = EVAL_SEED_BASE
@@ -159,11 +161,7 @@ EVAL_SETS: Mapping[str, EvalSetSpec] = MappingProxyType(
 
 def get_eval_set(name: str) -> EvalSetSpec:
     """The registered eval set, or `UnknownEvalSetError`."""
-    try:
-        return EVAL_SETS[name]
-    except KeyError:
-        known = ", ".join(sorted(EVAL_SETS))
-        raise UnknownEvalSetError(f"unknown eval set {name!r} (known: {known})") from None
+    return lookup(EVAL_SETS, name, "eval set", UnknownEvalSetError)
 
 
 def iter_eval_set(name: str) -> Iterator[ReasoningTrace]:
@@ -185,10 +183,25 @@ def eval_prompts() -> frozenset[str]:
     return frozenset(trace.prompt for spec in EVAL_SETS.values() for trace in spec.build())
 
 
-def eval_set_digest(name: str) -> str:
-    """sha256 of the set as JSON Lines (`model_dump_json()` + newline per item)."""
-    digest = hashlib.sha256()
+def eval_set_lines(name: str) -> Iterator[bytes]:
+    """The set's canonical JSON Lines (`model_dump_json()` + newline per item), which
+    `traces import` reads and whose sha256 is pinned for the set."""
     for trace in iter_eval_set(name):
-        digest.update(trace.model_dump_json().encode())
-        digest.update(b"\n")
+        yield trace.model_dump_json().encode() + b"\n"
+
+
+def eval_set_digest(name: str) -> str:
+    """sha256 of the set's canonical JSON Lines (`eval_set_lines`)."""
+    digest = hashlib.sha256()
+    for line in eval_set_lines(name):
+        digest.update(line)
     return digest.hexdigest()
+
+
+def write_eval_set(out: IO[bytes], name: str) -> int:
+    """Write the set's canonical JSON Lines to `out`; returns how many items."""
+    written = 0
+    for line in eval_set_lines(name):
+        out.write(line)
+        written += 1
+    return written

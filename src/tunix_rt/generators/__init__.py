@@ -23,6 +23,7 @@ from tunix_rt.generators.base import (
 )
 from tunix_rt.generators.comparison_chain import generate_comparison_chain
 from tunix_rt.generators.high_card_duel import generate_high_card_duel, ungar_status
+from tunix_rt.registry import lookup
 from tunix_rt.traces.schema import ReasoningTrace
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "GeneratorSpec",
     "ParamSpec",
     "UnknownGeneratorError",
+    "describe_generators",
     "generate",
     "get_generator",
     "mixed_demo_set",
@@ -41,6 +43,9 @@ __all__ = [
 ]
 
 ParamValue = int | str
+
+_PARAMS = ("params",)
+"""Where a bad parameter is reported: the request's `params`."""
 
 
 @dataclass(frozen=True)
@@ -61,15 +66,19 @@ class ParamSpec:
             if isinstance(value, str) and value.strip().lstrip("-").isdigit():
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise GeneratorError(f"{self.name} must be an integer, got {value!r}")
+                raise GeneratorError(f"{self.name} must be an integer, got {value!r}", loc=_PARAMS)
             low = self.minimum if self.minimum is not None else value
             high = self.maximum if self.maximum is not None else value
             if not low <= value <= high:
-                raise GeneratorError(f"{self.name} must be between {low} and {high}, got {value}")
+                raise GeneratorError(
+                    f"{self.name} must be between {low} and {high}, got {value}", loc=_PARAMS
+                )
             return value
         if not isinstance(value, str) or (self.choices and value not in self.choices):
             allowed = ", ".join(self.choices) if self.choices else "a string"
-            raise GeneratorError(f"{self.name} must be one of {allowed}, got {value!r}")
+            raise GeneratorError(
+                f"{self.name} must be one of {allowed}, got {value!r}", loc=_PARAMS
+            )
         return value
 
     def describe(self) -> dict[str, Any]:
@@ -103,7 +112,8 @@ class GeneratorSpec:
         if unknown:
             allowed = ", ".join(sorted(known)) or "none"
             raise GeneratorError(
-                f"unknown parameter(s) for {self.name}: {', '.join(unknown)} (allowed: {allowed})"
+                f"unknown parameter(s) for {self.name}: {', '.join(unknown)} (allowed: {allowed})",
+                loc=_PARAMS,
             )
         return {
             name: spec.coerce(params[name]) if name in params else spec.default
@@ -121,11 +131,10 @@ class GeneratorSpec:
         if reserved is not None and count > 0 and overlaps:
             raise GeneratorError(
                 f"{self.name} episode seeds {reserved.start}..{reserved.stop - 1} are reserved "
-                f"for eval sets; seeds {seed}..{seed + count - 1} overlap them"
+                f"for eval sets; seeds {seed}..{seed + count - 1} overlap them",
+                loc=("seed",),
             )
         return self.func(count, seed, **values)
-
-    __call__ = generate
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready description (for the API and CLI)."""
@@ -207,11 +216,12 @@ GENERATORS: Mapping[str, GeneratorSpec] = MappingProxyType(
 
 def get_generator(name: str) -> GeneratorSpec:
     """The registered generator, or `UnknownGeneratorError`."""
-    try:
-        return GENERATORS[name]
-    except KeyError:
-        known = ", ".join(sorted(GENERATORS))
-        raise UnknownGeneratorError(f"unknown generator {name!r} (known: {known})") from None
+    return lookup(GENERATORS, name, "generator", UnknownGeneratorError)
+
+
+def describe_generators() -> list[dict[str, Any]]:
+    """Every registered generator with its params, JSON-ready, in registry order."""
+    return [spec.describe() for spec in GENERATORS.values()]
 
 
 def generate(

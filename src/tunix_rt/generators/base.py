@@ -24,17 +24,17 @@ class GeneratorError(InvalidInputError, ValueError):
     """A generator was asked for something it cannot produce (bad name, param or value)."""
 
 
-class UnknownGeneratorError(GeneratorError, NotFoundError):
-    """No generator is registered under the requested name."""
+class UnknownGeneratorError(NotFoundError):
+    """No generator is registered under the requested name (a missing name, not bad input)."""
 
 
 def check_count_seed(count: int, seed: int) -> None:
     """Raise `GeneratorError` unless `count` and `seed` are non-negative integers."""
     for label, value in (("count", count), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise GeneratorError(f"{label} must be an integer, got {value!r}")
+            raise GeneratorError(f"{label} must be an integer, got {value!r}", loc=(label,))
         if value < 0:
-            raise GeneratorError(f"{label} must be >= 0, got {value}")
+            raise GeneratorError(f"{label} must be >= 0, got {value}", loc=(label,))
 
 
 def check_int_range(label: str, value: int, low: int, high: int) -> None:

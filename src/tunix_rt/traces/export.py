@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import IO
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.db.models import traces_table
+from tunix_rt.formats import encode_line, renderer_for
 from tunix_rt.traces.lines import trace_line
 from tunix_rt.traces.store import TraceFilters, stream_traces
+
+_LINES_PER_CHUNK = 500
 
 
 async def count_matching(engine: AsyncEngine, filters: TraceFilters) -> int:
@@ -39,3 +42,23 @@ async def export_traces(
     if on_progress:
         on_progress(written)
     return written
+
+
+async def trace_record_lines(
+    engine: AsyncEngine, filters: TraceFilters, limit: int
+) -> AsyncIterator[bytes]:
+    """The matching traces, oldest first, at most `limit`, as `trace`-format JSON Lines
+    (`{id, prompts, trace_steps, final_answer, metadata}`), yielded a few hundred lines at a
+    time for a streamed response."""
+    render = renderer_for("trace")
+    buffer: list[bytes] = []
+    async with engine.connect() as conn:
+        async for trace_id, _created_at, payload in stream_traces(
+            conn, filters=filters, limit=limit
+        ):
+            buffer.append(encode_line(render(str(trace_id), payload, None)))
+            if len(buffer) >= _LINES_PER_CHUNK:
+                yield b"".join(buffer)
+                buffer = []
+    if buffer:
+        yield b"".join(buffer)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from typing import Annotated, Any, Literal, get_args
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,31 +13,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt.api.deps import Engine
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import NDJSONResponse
-from tunix_rt.formats import encode_line, renderer_for
+from tunix_rt.errors import InvalidInputError
 from tunix_rt.generators import (
     DEFAULT_SEED,
-    GENERATORS,
-    GeneratorError,
-    GeneratorSpec,
-    get_generator,
+    describe_generators,
+    service,
     ungar_status,
 )
-from tunix_rt.generators.service import generate_and_store
+from tunix_rt.traces.export import trace_record_lines
 from tunix_rt.traces.schema import ReasoningTrace
-from tunix_rt.traces.store import TraceFilters, stream_traces
+from tunix_rt.traces.store import TraceFilters
 
 ungar_router = APIRouter(prefix="/api/ungar", tags=["ungar"])
 router = APIRouter(prefix="/api/generators", tags=["generators"])
 
 MAX_GENERATE_COUNT = 10_000
 MAX_SEED = 2**32 - 1
-PREVIEW_COUNT = 3
 EXPORT_DEFAULT_LIMIT = 1_000
 EXPORT_MAX_LIMIT = 100_000
 HIGH_CARD_DUEL = "high-card-duel"
-
-GeneratorName = Literal["high-card-duel", "arithmetic", "comparison-chain"]
-assert set(get_args(GeneratorName)) == set(GENERATORS), "GeneratorName is out of date"
 
 GENERATE_ERRORS = error_responses(400, 413)
 
@@ -75,7 +68,7 @@ class GenerateResponse(BaseModel):
         description="Ids of the stored traces in generation order; empty when persist is false."
     )
     preview: list[ReasoningTrace] = Field(
-        description=f"The first {PREVIEW_COUNT} generated traces (full payloads)."
+        description=f"The first {service.PREVIEW_COUNT} generated traces (full payloads)."
     )
 
 
@@ -96,35 +89,21 @@ class GeneratorInfo(BaseModel):
     params: list[ParamInfo]
 
 
-def _checked(
-    spec: GeneratorSpec, count: int, seed: int, params: Mapping[str, object]
-) -> dict[str, object]:
-    """The coerced params; every argument is checked before anything is generated."""
-    try:
-        values: dict[str, object] = dict(spec.check_params(params))
-    except GeneratorError as exc:
-        raise GeneratorError(str(exc), loc=("body", "params")) from None
-    try:
-        spec.generate(count, seed, **values)  # raises for seeds in the reserved eval range
-    except GeneratorError as exc:
-        raise GeneratorError(str(exc), loc=("body", "seed")) from None
-    return values
-
-
 async def _generate(
-    engine: AsyncEngine, spec: GeneratorSpec, request: GenerateRequest, params: Mapping[str, object]
+    engine: AsyncEngine, name: str, request: GenerateRequest, params: Mapping[str, object]
 ) -> GenerateResponse:
-    values = _checked(spec, request.count, request.seed, params)
-    # Item i never depends on count, so the preview is the first items of the full request.
-    preview = list(
-        itertools.islice(spec.generate(request.count, request.seed, **values), PREVIEW_COUNT)
-    )
-    trace_ids: list[uuid.UUID] = []
-    if request.persist:
-        trace_ids = await generate_and_store(
-            engine, spec.name, request.count, request.seed, params=values
+    try:
+        generated = await service.generate_traces(
+            engine,
+            name,
+            request.count,
+            request.seed,
+            params=params,
+            persist=request.persist,
         )
-    return GenerateResponse(trace_ids=trace_ids, preview=preview)
+    except InvalidInputError as exc:  # the service names the field; HTTP puts it in the body
+        raise InvalidInputError(str(exc), loc=("body", *exc.loc)) from None
+    return GenerateResponse(trace_ids=generated.trace_ids, preview=generated.preview)
 
 
 @ungar_router.get("/status", response_model=UngarStatus)
@@ -147,7 +126,7 @@ async def generate_high_card_duel(request: GenerateRequest, engine: Engine) -> G
     """Generate High Card Duel traces (`meta.source` `ungar`) and store them unless `persist` is
     false. Episode i uses seed `seed + i`; episode seeds 1,000,000-1,999,999 are reserved for
     eval sets (422)."""
-    return await _generate(engine, get_generator(HIGH_CARD_DUEL), request, {})
+    return await _generate(engine, HIGH_CARD_DUEL, request, {})
 
 
 @ungar_router.get(
@@ -162,41 +141,22 @@ async def export_high_card_duel(
     """The stored High Card Duel traces (`meta.source` `ungar`), oldest first, at most `limit`
     (1-100,000, default 1,000), as `trace`-format JSON Lines
     (`{id, prompts, trace_steps, final_answer, metadata}`), streamed."""
-    return NDJSONResponse(_trace_lines(engine, TraceFilters(source="ungar"), limit))
-
-
-async def _trace_lines(
-    engine: AsyncEngine, filters: TraceFilters, limit: int
-) -> AsyncIterator[bytes]:
-    render = renderer_for("trace")
-    buffer: list[bytes] = []
-    async with engine.connect() as conn:
-        async for trace_id, _created_at, payload in stream_traces(
-            conn, filters=filters, limit=limit
-        ):
-            buffer.append(encode_line(render(str(trace_id), payload, None)))
-            if len(buffer) >= 500:
-                yield b"".join(buffer)
-                buffer = []
-    if buffer:
-        yield b"".join(buffer)
+    return NDJSONResponse(trace_record_lines(engine, TraceFilters(source="ungar"), limit))
 
 
 @router.get("", response_model=list[GeneratorInfo])
 async def list_generators() -> list[dict[str, Any]]:
     """Every registered generator with its params."""
-    return [spec.describe() for spec in GENERATORS.values()]
+    return describe_generators()
 
 
 @router.post(
     "/{name}/generate",
     status_code=status.HTTP_201_CREATED,
     response_model=GenerateResponse,
-    responses=GENERATE_ERRORS,
+    responses=error_responses(400, 404, 413),
 )
-async def generate_traces(
-    name: GeneratorName, request: GeneratorRequest, engine: Engine
-) -> GenerateResponse:
+async def generate_traces(name: str, request: GeneratorRequest, engine: Engine) -> GenerateResponse:
     """Generate traces with any generator (`params` per GET /api/generators) and store them
-    unless `persist` is false."""
-    return await _generate(engine, get_generator(name), request, request.params)
+    unless `persist` is false; an unknown generator is 404."""
+    return await _generate(engine, name, request, request.params)
