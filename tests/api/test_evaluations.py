@@ -22,7 +22,7 @@ from helpers.server import running_server
 
 pytestmark = pytest.mark.slow
 
-TRAIN_STEPS = 600
+TRAIN_STEPS = 900
 FRESH = 40  # fresh training-distribution prompts the first model answers
 
 
@@ -30,7 +30,7 @@ def manifest_yaml(key: str, *, steps: int, evaluation: dict[str, Any] | None = N
     manifest: dict[str, Any] = {
         "model": {"model_id": "tunix-rt/tiny"},
         "dataset": {"key": key, "path": f"datasets/{key}/tunix_sft.jsonl"},
-        "training": {"max_seq_length": 256, "max_steps": steps},
+        "training": {"max_seq_length": 256, "max_steps": steps, "batch_size": 4},
         "output": {"output_dir": "model"},
     }
     if evaluation is not None:
