@@ -11,10 +11,12 @@ import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from factories import make_trace
+from tunix_rt.api.app import create_app
 from tunix_rt.evals import store
 from tunix_rt.evals.schema import EvaluationOptions, EvaluationTarget
 from tunix_rt.runs import jobs
 from tunix_rt.runs import store as runs_store
+from tunix_rt.settings import Settings
 
 MANIFEST: dict[str, Any] = {
     "model": {"model_id": "tunix-rt/tiny"},
@@ -120,3 +122,18 @@ async def test_evaluation_checks_name_their_field(
     )
     response = await client.get(f"/api/tunix/evaluations/{a}/items", params={"cursor": "WyJ4Il0"})
     await assert_422(response, ["query", "cursor"], "cursor is not one that an item list returned")
+
+
+def test_no_route_with_a_body_takes_query_parameters(settings: Settings) -> None:
+    """What lets the API place a field by the request's method alone (`api.errors.request_loc`)."""
+    paths = create_app(settings).openapi()["paths"]
+    mixed = [
+        f"{method.upper()} {path}"
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+        and any(parameter["in"] == "query" for parameter in operation.get("parameters", []))
+    ]
+    assert mixed == []
+    methods = {method.upper() for operations in paths.values() for method in operations}
+    assert methods <= {"GET", "POST", "DELETE"}  # GET and DELETE carry no body

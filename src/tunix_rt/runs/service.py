@@ -36,7 +36,7 @@ def parse_manifest(text: str) -> RunManifest:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidInputError(
-            f"manifest is not valid YAML: {exc}", loc=("body", "manifest_yaml")
+            f"manifest is not valid YAML: {exc}", loc=("manifest_yaml",)
         ) from None
     try:
         return RunManifest.model_validate(loaded)
@@ -44,7 +44,7 @@ def parse_manifest(text: str) -> RunManifest:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidInputError(
-            f"manifest {where}: {first['msg']}", loc=("body", "manifest_yaml", *first["loc"])
+            f"manifest {where}: {first['msg']}", loc=("manifest_yaml", *first["loc"])
         ) from None
 
 
@@ -61,7 +61,7 @@ def manifest_of(request: RunRequest) -> RunManifest:
         )
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        raise InvalidInputError(first["msg"], loc=("body", *first["loc"])) from None
+        raise InvalidInputError(first["msg"], loc=first["loc"]) from None
     return made.manifest()
 
 
