@@ -71,6 +71,24 @@ async def test_run_manifest_errors_name_the_manifest_field(client: httpx.AsyncCl
     )
 
 
+async def test_run_errors_of_our_own_checks_carry_no_pydantic_prefix(
+    client: httpx.AsyncClient,
+) -> None:
+    """Pydantic words a validator's ValueError as `Value error, ...`; the message is ours alone."""
+    manifest = {**MANIFEST, "model": {"model_id": "m", "source": "local"}}
+    response = await client.post("/api/tunix/run", json={"manifest_yaml": yaml.safe_dump(manifest)})
+    await assert_422(
+        response,
+        ["body", "manifest_yaml", "model"],
+        "manifest model: model.path is required when model.source is local",
+    )
+    fields = {"dataset_key": "d-1", "model_id": "m", "output_dir": "../x"}
+    response = await client.post("/api/tunix/run", json=fields)
+    await assert_422(
+        response, ["body", "output_dir"], "output_dir must stay inside its folder (no '..')"
+    )
+
+
 async def test_evaluation_checks_name_their_field(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:

@@ -17,12 +17,11 @@ from tunix_rt.datasets import service
 from tunix_rt.datasets.export_cache import ExportCache, copy_entry
 from tunix_rt.datasets.schema import DatasetBuildRequest
 from tunix_rt.datasets.sft_export import sft_manifest
-from tunix_rt.errors import TunixRTError
+from tunix_rt.errors import TunixRTError, describe_validation_error
 from tunix_rt.formats import ExportFormat
 from tunix_rt.runs.availability import TRAIN_EXTRA_HINT
 from tunix_rt.runs.manifest import ManifestRequest
 from tunix_rt.settings import get_settings
-from tunix_rt.traces.importer import describe_validation_error
 
 datasets_app = typer.Typer(help="Build, list and show datasets.", no_args_is_help=True)
 app = typer.Typer()

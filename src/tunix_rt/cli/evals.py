@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
 from tunix_rt.cli.scorecards import comparison_text, leaderboard_text, scorecard_text
+from tunix_rt.errors import describe_validation_error
 from tunix_rt.evals import service, store
 from tunix_rt.evals.schema import (
     DEFAULT_BATCH_SIZE,
@@ -26,7 +27,6 @@ from tunix_rt.evals.schema import (
 )
 from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir
 from tunix_rt.settings import get_settings
-from tunix_rt.traces.importer import describe_validation_error
 
 app = typer.Typer()
 evals_app = typer.Typer(help="List, show and compare evaluations.", no_args_is_help=True)

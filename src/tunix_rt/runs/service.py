@@ -41,10 +41,8 @@ def parse_manifest(text: str) -> RunManifest:
     try:
         return RunManifest.model_validate(loaded)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInputError(
-            f"manifest {where}: {first['msg']}", loc=("manifest_yaml", *first["loc"])
+        raise InvalidInputError.from_validation_error(
+            exc, within=("manifest_yaml",), what="manifest"
         ) from None
 
 
@@ -60,8 +58,7 @@ def manifest_of(request: RunRequest) -> RunManifest:
             **request.model_dump(include=set(Hyperparameters.model_fields)),
         )
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise InvalidInputError(first["msg"], loc=first["loc"]) from None
+        raise InvalidInputError.from_validation_error(exc) from None
     return made.manifest()
 
 
