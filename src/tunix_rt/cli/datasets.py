@@ -12,12 +12,20 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, run_read
+from tunix_rt.cli.common import (
+    atomic_output,
+    domain_errors,
+    err,
+    fail,
+    progress_bar,
+    run,
+    run_read,
+)
 from tunix_rt.datasets import service
 from tunix_rt.datasets.export_cache import ExportCache, copy_entry
 from tunix_rt.datasets.schema import DatasetBuildRequest
 from tunix_rt.datasets.sft_export import sft_manifest
-from tunix_rt.errors import TunixRTError, describe_validation_error
+from tunix_rt.errors import describe_validation_error
 from tunix_rt.formats import ExportFormat
 from tunix_rt.runs.availability import TRAIN_EXTRA_HINT
 from tunix_rt.runs.manifest import ManifestRequest
@@ -151,13 +159,12 @@ def inspect(
         from tunix_rt.training.data import SftRecord, inspect_record
         from tunix_rt.training.tokenizer import load_tokenizer
 
-        views = inspect_record(
-            SftRecord(record["prompt"], record["completion"]), load_tokenizer(tokenizer)
-        )
+        with domain_errors():
+            views = inspect_record(
+                SftRecord(record["prompt"], record["completion"]), load_tokenizer(tokenizer)
+            )
     except ImportError:
         raise fail(f"inspecting tokens needs the training extra: {TRAIN_EXTRA_HINT}") from None
-    except TunixRTError as exc:
-        raise fail(str(exc)) from None
     lines = [f"{'+' if view.trained else ' '} {view.token_id:>6}  {view.piece!r}" for view in views]
     trained = sum(view.trained for view in views)
     sys.stdout.write("\n".join(lines) + "\n")

@@ -13,7 +13,15 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
+from tunix_rt.cli.common import (
+    err,
+    fail,
+    foreground_job,
+    option_name,
+    parse_id,
+    run,
+    run_read,
+)
 from tunix_rt.cli.scorecards import comparison_text, leaderboard_text, scorecard_text
 from tunix_rt.errors import describe_validation_error
 from tunix_rt.evals import service, store
@@ -32,7 +40,6 @@ app = typer.Typer()
 evals_app = typer.Typer(help="List, show and compare evaluations.", no_args_is_help=True)
 
 EXIT_GATE = 3
-_OPTION_NAMES = {"dataset_key": "dataset"}
 
 
 def options_from_cli(**values: Any) -> EvaluationOptions:
@@ -44,8 +51,9 @@ def options_from_cli(**values: Any) -> EvaluationOptions:
     except ValidationError as exc:
         message = describe_validation_error(exc)
         for field in EvaluationOptions.model_fields:  # the request's names, as the options'
-            option = _OPTION_NAMES.get(field, field.replace("_", "-"))
-            message = re.sub(rf"\b{field}\b", f"--{option}", message)
+            option = option_name(field)
+            if option is not None:
+                message = re.sub(rf"\b{field}\b", option, message)
         raise fail(message) from None
 
 
@@ -95,8 +103,8 @@ async def run_foreground(
 def eval_(
     run_id: Annotated[str, typer.Argument(help="The run to evaluate")],
     evalset: Annotated[str | None, typer.Option(help="A built-in eval set")] = None,
-    dataset: Annotated[
-        str | None, typer.Option(help="Or a dataset with meta.expected_answer")
+    dataset_key: Annotated[
+        str | None, typer.Option("--dataset", help="Or a dataset with meta.expected_answer")
     ] = None,
     split: Annotated[str | None, typer.Option(help="Only this split of --dataset")] = None,
     base: Annotated[bool, typer.Option(help="Also evaluate the run's starting point")] = False,
@@ -132,7 +140,7 @@ def eval_(
     baseline_id = parse_id(baseline, "evaluation") if baseline is not None else None
     options = options_from_cli(
         evalset=evalset,
-        dataset_key=dataset,
+        dataset_key=dataset_key,
         split=split,
         base=base,
         limit=limit,

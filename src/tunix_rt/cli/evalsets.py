@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tunix_rt.cli.common import atomic_output, err, fail
-from tunix_rt.errors import TunixRTError
+from tunix_rt.cli.common import atomic_output, domain_errors, err, fail
 
 evalsets_app = typer.Typer(help="Built-in eval sets (fixed, versioned).", no_args_is_help=True)
 
@@ -39,10 +38,8 @@ def evalsets_export(
 
     from tunix_rt.evals.evalsets import get_eval_set, iter_eval_set
 
-    try:
+    with domain_errors():
         spec = get_eval_set(name)
-    except TunixRTError as exc:
-        raise fail(str(exc)) from None
     digest = hashlib.sha256()
     written = 0
     try:

@@ -9,9 +9,8 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt import quickstart
-from tunix_rt.cli.common import err, fail, run
+from tunix_rt.cli.common import domain_errors, err, run
 from tunix_rt.datasets.service import build
-from tunix_rt.errors import TunixRTError
 from tunix_rt.evals.schema import EvaluationRecord
 from tunix_rt.runs.service import require_training_stack
 from tunix_rt.settings import get_settings
@@ -40,10 +39,8 @@ def quickstart_(
     from tunix_rt.cli.runs import train_foreground
 
     del recipe  # one recipe so far
-    try:
+    with domain_errors():
         require_training_stack()
-    except TunixRTError as exc:
-        raise fail(str(exc)) from None
     plan = quickstart.Recipe(steps=steps, traces=traces, max_minutes=max_minutes)
     started = time.perf_counter()
 

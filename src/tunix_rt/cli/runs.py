@@ -14,9 +14,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.cli.common import err, fail, foreground_job, parse_id, run, run_read
+from tunix_rt.cli.common import domain_errors, err, fail, foreground_job, parse_id, run, run_read
 from tunix_rt.datasets.sft_export import require_dataset
-from tunix_rt.errors import TunixRTError
 from tunix_rt.runs import jobs, logs, service, store
 from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import LOG_FILE, run_dir
@@ -36,12 +35,12 @@ def train(
 ) -> None:
     """Train in the foreground, recorded in the run registry. Ctrl-C cancels cleanly."""
     try:
-        manifest = service.parse_manifest(manifest_file.read_text())
-        service.require_training_stack()
+        text = manifest_file.read_text()
     except OSError as exc:
         raise fail(f"{manifest_file}: {exc.strerror}") from None
-    except TunixRTError as exc:
-        raise fail(str(exc)) from None
+    with domain_errors():
+        manifest = service.parse_manifest(text)
+        service.require_training_stack()
 
     async def main(engine: AsyncEngine) -> tuple[uuid.UUID, str]:
         return await train_foreground(engine, manifest)
