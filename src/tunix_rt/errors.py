@@ -1,6 +1,38 @@
-"""Typed domain errors raised by the services; the API and CLI map them to 4xx / exit codes."""
+"""Typed domain errors raised by the services; the API and CLI map them to 4xx / exit codes.
+
+Every class has exactly one base, so the branch an error sits on decides how it is reported
+(API status in brackets; the CLI prints one `error:` line and exits 1 for all of them):
+
+    TunixRTError
+    ├── BadRequestError [400]             the request lacks something it must have
+    ├── NotFoundError [404]               the named object does not exist
+    │   ├── UnknownEvalSetError           (evals.evalsets)
+    │   └── UnknownGeneratorError         (generators.base)
+    ├── ConflictError [409]               conflicts with stored state
+    ├── InvalidInputError [422]           a value is not acceptable; `loc` names the field
+    │   ├── FormatError                   (formats.errors)
+    │   │   ├── UnknownFormatError
+    │   │   ├── StepLabelsError
+    │   │   └── RecordEncodeError
+    │   ├── GeneratorError                (generators.base)
+    │   ├── DatasetError                  (training.data)
+    │   ├── ModelLoadError                (training.models)
+    │   ├── TokenizerError                (training.tokenizer)
+    │   └── TrainingError                 (training.runner)
+    └── UnavailableError [503]            a dependency (database, training stack) is missing
+
+A name that is not registered is a NotFoundError; a value outside what is accepted is an
+InvalidInputError. `loc` is the field's path inside the request (`("cursor",)`,
+`("manifest_yaml", "training", "batch_size")`; `()` for the request as a whole), never where
+HTTP carries it: the API adds `body` or `query`, the CLI names the option.
+
+`describe_validation_error` is the one way to put a pydantic ValidationError into words.
+"""
 
 from __future__ import annotations
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 
 class TunixRTError(Exception):
@@ -26,6 +58,31 @@ class InvalidInputError(TunixRTError):
         super().__init__(message)
         self.loc = loc
 
+    @classmethod
+    def from_validation_error(
+        cls, exc: ValidationError, *, within: tuple[str | int, ...] = (), what: str | None = None
+    ) -> InvalidInputError:
+        """The first error of `exc`, raised validating the field at `within`. The message is
+        pydantic's; with `what` (the validated value's name) it also names the failing part:
+        `manifest training.batch_size: Input should be ...`."""
+        first = exc.errors(include_url=False)[0]
+        message = f"{what} {_describe(first)}" if what else _message(first)
+        return cls(message, loc=(*within, *first["loc"]))
+
 
 class UnavailableError(TunixRTError):
     """A dependency (database, training stack) is not available."""
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming each failing field, e.g. `steps.0.content: String should have ...`."""
+    return "; ".join(_describe(error) for error in exc.errors(include_url=False))
+
+
+def _message(error: ErrorDetails) -> str:
+    return error["msg"].removeprefix("Value error, ")  # pydantic's prefix for our own checks
+
+
+def _describe(error: ErrorDetails) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{where}: {_message(error)}" if where else _message(error)

@@ -107,10 +107,10 @@ def test_high_card_duel_v1_is_disjoint_by_episode_seed() -> None:
 def test_unknown_eval_set() -> None:
     with pytest.raises(UnknownEvalSetError) as info:
         iter_eval_set("chess-v1")
-    assert isinstance(info.value, KeyError) and isinstance(info.value, NotFoundError)
+    assert isinstance(info.value, NotFoundError) and not isinstance(info.value, KeyError)
     assert str(info.value) == (
         "unknown eval set 'chess-v1' "
         "(known: arithmetic-add-sub-v1, arithmetic-v1, high-card-duel-v1)"
     )
-    with pytest.raises(KeyError):
+    with pytest.raises(UnknownEvalSetError):
         get_eval_set("arithmetic-v2")

@@ -72,7 +72,7 @@ def test_string_params_are_coerced() -> None:
 def test_bad_params(name: str, params: dict[str, object], message: str) -> None:
     with pytest.raises(GeneratorError, match=message) as info:
         generate(name, 1, 0, **params)
-    assert isinstance(info.value, ValueError) and isinstance(info.value, InvalidInputError)
+    assert isinstance(info.value, InvalidInputError) and not isinstance(info.value, ValueError)
 
 
 def test_bad_count_and_seed() -> None:

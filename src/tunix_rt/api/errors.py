@@ -1,4 +1,10 @@
-"""Map domain errors onto HTTP: 422 in FastAPI's validation shape, others as `{"detail": str}`."""
+"""Map domain errors onto HTTP: 422 in FastAPI's validation shape, others as `{"detail": str}`.
+
+A domain error names a field of the request (`InvalidInputError.loc`, e.g. `("cursor",)`), not
+where HTTP carries it; `request_loc` adds that location by one rule: a request with a body
+(POST, PUT, PATCH) carries its fields in the JSON body, any other (GET, DELETE) in its query
+string. No route with a body takes query parameters, so the rule is exact (a test checks).
+"""
 
 from __future__ import annotations
 
@@ -46,9 +52,18 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorMessage, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
-async def _invalid_input(_request: Request, exc: Exception) -> JSONResponse:
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def request_loc(method: str, loc: tuple[str | int, ...]) -> list[str | int]:
+    """Where a request of `method` carries the field `loc`, as FastAPI's 422 names it:
+    `("cursor",)` of a GET is `["query", "cursor"]`, `()` of a POST is `["body"]`."""
+    return ["body" if method in BODY_METHODS else "query", *loc]
+
+
+async def _invalid_input(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidInputError)
-    error = {"loc": list(exc.loc), "msg": str(exc), "type": "value_error"}
+    error = {"loc": request_loc(request.method, exc.loc), "msg": str(exc), "type": "value_error"}
     return JSONResponse({"detail": [error]}, status_code=422)
 
 

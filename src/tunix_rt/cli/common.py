@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from tunix_rt.errors import TunixRTError
+from tunix_rt.errors import InvalidInputError, TunixRTError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -39,6 +39,46 @@ def say(message: str) -> None:
     err.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
+def _current_context() -> Any:
+    """The running command's context (newer Typer releases vendor Click, older ones import it)."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - an older Typer
+        from click import get_current_context  # type: ignore[no-redef]
+    return get_current_context(silent=True)
+
+
+def option_name(field: str | int) -> str | None:
+    """How the running command's user names the request field `field`: the option (`--split`)
+    or argument (`KEY`) of that name, or None when the command has none."""
+    ctx = _current_context()
+    for param in ctx.command.params if ctx is not None else ():
+        if param.name == field:
+            if param.param_type_name == "option":
+                return str(max(param.opts, key=len))  # the long form
+            return str(param.human_readable_name)
+    return None
+
+
+def error_line(exc: TunixRTError) -> str:
+    """A domain error's one line; an invalid field is named by its option first
+    (`--split: dataset d-1 has no split 'x' ...`)."""
+    if isinstance(exc, InvalidInputError) and exc.loc:
+        option = option_name(exc.loc[0])
+        if option is not None:
+            return f"{option}: {exc}"
+    return str(exc)
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """The CLI's one mapping of domain errors: an `error:` line on stderr and exit code 1."""
+    try:
+        yield
+    except TunixRTError as exc:
+        raise fail(error_line(exc)) from None
+
+
 def run(make: Callable[[AsyncEngine], Coroutine[Any, Any, T]], *, migrate: bool = True) -> T:
     """Run one async service call on a fresh engine (schema brought up to date first).
 
@@ -60,9 +100,8 @@ def run(make: Callable[[AsyncEngine], Coroutine[Any, Any, T]], *, migrate: bool 
             await engine.dispose()
 
     try:
-        return asyncio.run(main())
-    except TunixRTError as exc:
-        raise fail(str(exc)) from None
+        with domain_errors():
+            return asyncio.run(main())
     except (OSError, SQLAlchemyError) as exc:
         if os.environ.get("TUNIX_RT_DEBUG"):
             raise

@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, run_read
+from tunix_rt.cli.common import atomic_output, domain_errors, err, fail, progress_bar, run, run_read
 from tunix_rt.datasets.schema import DEFAULT_LIMIT
-from tunix_rt.errors import TunixRTError
 from tunix_rt.formats import ExportFormat
 from tunix_rt.runs.manifest import hyperparameter_defaults
 
@@ -74,8 +73,8 @@ def build(
 
     from tunix_rt.datasets import builder
     from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
+    from tunix_rt.errors import describe_validation_error
     from tunix_rt.settings import get_settings
-    from tunix_rt.traces.importer import describe_validation_error
 
     score = None
     if min_score is not None:
@@ -166,13 +165,12 @@ def inspect(
         from tunix_rt.training.data import SftRecord, inspect_record
         from tunix_rt.training.tokenizer import load_tokenizer
 
-        views = inspect_record(
-            SftRecord(record["prompt"], record["completion"]), load_tokenizer(tokenizer)
-        )
+        with domain_errors():
+            views = inspect_record(
+                SftRecord(record["prompt"], record["completion"]), load_tokenizer(tokenizer)
+            )
     except ImportError:
         raise fail(f"inspecting tokens needs the training extra: {TRAIN_EXTRA_HINT}") from None
-    except TunixRTError as exc:
-        raise fail(str(exc)) from None
     lines = [f"{'+' if view.trained else ' '} {view.token_id:>6}  {view.piece!r}" for view in views]
     trained = sum(view.trained for view in views)
     sys.stdout.write("\n".join(lines) + "\n")
@@ -247,9 +245,9 @@ def manifest(
     """Write a Tunix run manifest (YAML) for a dataset, with defaults that train its model."""
     from pydantic import ValidationError
 
+    from tunix_rt.errors import describe_validation_error
     from tunix_rt.runs.manifest import ManifestRequest
     from tunix_rt.runs.service import sft_manifest
-    from tunix_rt.traces.importer import describe_validation_error
 
     try:
         request = ManifestRequest(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tunix_rt.cli.common import err, fail, parse_id, run, run_read
+from tunix_rt.cli.common import err, fail, option_name, parse_id, run, run_read
 from tunix_rt.cli.scorecards import comparison_text, leaderboard_text, scorecard_text
 from tunix_rt.evals.schema import (
     DEFAULT_BATCH_SIZE,
@@ -28,14 +28,13 @@ app = typer.Typer()
 evals_app = typer.Typer(help="List, show and compare evaluations.", no_args_is_help=True)
 
 EXIT_GATE = 3
-_OPTION_NAMES = {"dataset_key": "dataset"}
 
 
 def options_from_cli(**values: Any) -> EvaluationOptions:
     """EvaluationOptions from the command's options; a bad combination names the option."""
     from pydantic import ValidationError
 
-    from tunix_rt.traces.importer import describe_validation_error
+    from tunix_rt.errors import describe_validation_error
 
     try:
         return EvaluationOptions.model_validate(
@@ -44,8 +43,9 @@ def options_from_cli(**values: Any) -> EvaluationOptions:
     except ValidationError as exc:
         message = describe_validation_error(exc)
         for field in EvaluationOptions.model_fields:  # the request's names, as the options'
-            option = _OPTION_NAMES.get(field, field.replace("_", "-"))
-            message = re.sub(rf"\b{field}\b", f"--{option}", message)
+            option = option_name(field)
+            if option is not None:
+                message = re.sub(rf"\b{field}\b", option, message)
         raise fail(message) from None
 
 
@@ -107,8 +107,8 @@ async def run_foreground(
 def eval_(
     run_id: Annotated[str, typer.Argument(help="The run to evaluate")],
     evalset: Annotated[str | None, typer.Option(help="A built-in eval set")] = None,
-    dataset: Annotated[
-        str | None, typer.Option(help="Or a dataset with meta.expected_answer")
+    dataset_key: Annotated[
+        str | None, typer.Option("--dataset", help="Or a dataset with meta.expected_answer")
     ] = None,
     split: Annotated[str | None, typer.Option(help="Only this split of --dataset")] = None,
     base: Annotated[bool, typer.Option(help="Also evaluate the run's starting point")] = False,
@@ -146,7 +146,7 @@ def eval_(
     baseline_id = parse_id(baseline, "evaluation") if baseline is not None else None
     options = options_from_cli(
         evalset=evalset,
-        dataset_key=dataset,
+        dataset_key=dataset_key,
         split=split,
         base=base,
         limit=limit,

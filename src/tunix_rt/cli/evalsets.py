@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tunix_rt.cli.common import atomic_output, fail, say
-from tunix_rt.errors import TunixRTError
+from tunix_rt.cli.common import atomic_output, domain_errors, fail, say
 
 evalsets_app = typer.Typer(help="Built-in eval sets (fixed, versioned).", no_args_is_help=True)
 
@@ -37,10 +36,8 @@ def evalsets_export(
     """
     from tunix_rt.evals.evalsets import eval_set_digest, get_eval_set, write_eval_set
 
-    try:
+    with domain_errors():
         spec = get_eval_set(name)
-    except TunixRTError as exc:
-        raise fail(str(exc)) from None
     try:
         with atomic_output(output) as out:
             written = write_eval_set(out, spec.name)

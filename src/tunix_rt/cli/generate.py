@@ -12,8 +12,7 @@ from typing import Annotated
 
 import typer
 
-from tunix_rt.cli.common import atomic_output, err, fail, progress_bar, run, say
-from tunix_rt.errors import TunixRTError
+from tunix_rt.cli.common import atomic_output, domain_errors, err, fail, progress_bar, run, say
 from tunix_rt.generators import DEFAULT_SEED, GENERATORS, GeneratorSpec, ParamSpec, generate
 
 generate_app = typer.Typer(
@@ -42,10 +41,8 @@ def _generate(
     """Check everything first (one-line error, exit 1), then store or write with progress."""
     from tunix_rt.generators.service import store_traces, write_traces
 
-    try:
+    with domain_errors():
         traces = generate(name, count, seed, **params)
-    except TunixRTError as exc:
-        raise fail(str(exc)) from None
 
     if output is None:
         with progress_bar(err, None) as progress:

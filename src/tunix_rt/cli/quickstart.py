@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from tunix_rt import quickstart
-from tunix_rt.cli.common import err, fail, run
-from tunix_rt.errors import TunixRTError
+from tunix_rt.cli.common import domain_errors, err, run
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,10 +41,8 @@ def quickstart_(
     from tunix_rt.settings import get_settings
 
     del recipe  # one recipe so far
-    try:
+    with domain_errors():
         require_training_stack()
-    except TunixRTError as exc:
-        raise fail(str(exc)) from None
     plan = quickstart.Recipe(steps=steps, traces=traces, max_minutes=max_minutes)
     started = time.perf_counter()
 

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tunix_rt.cli.common import err, fail, parse_id, run, run_read
-from tunix_rt.errors import TunixRTError
+from tunix_rt.cli.common import domain_errors, err, fail, parse_id, run, run_read
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -34,12 +33,12 @@ def train(
     from tunix_rt.runs.availability import require_training_stack
 
     try:
-        manifest = service.parse_manifest(manifest_file.read_text())
-        require_training_stack()
+        text = manifest_file.read_text()
     except OSError as exc:
         raise fail(f"{manifest_file}: {exc.strerror}") from None
-    except TunixRTError as exc:
-        raise fail(str(exc)) from None
+    with domain_errors():
+        manifest = service.parse_manifest(text)
+        require_training_stack()
 
     async def main(engine: AsyncEngine) -> tuple[uuid.UUID, str]:
         return await train_foreground(engine, manifest)

@@ -46,7 +46,7 @@ def manifest_path(data_dir: Path, key: str) -> Path:
     root = (data_dir / "datasets").resolve()
     path = (root / key / "manifest.json").resolve()
     if path.parent.parent != root:
-        raise InvalidInputError(f"dataset key {key!r} is not a plain name", loc=("body",))
+        raise InvalidInputError(f"dataset key {key!r} is not a plain name")
     return path
 
 
@@ -105,9 +105,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
                 if excluded
                 else ""
             )
-            raise InvalidInputError(
-                f"no trace matches the filters{held_out}", loc=("body", "filters")
-            )
+            raise InvalidInputError(f"no trace matches the filters{held_out}", loc=("filters",))
         if request.splits is not None:
             assert request.seed is not None
             await conn.execute(assign_splits(key, request.seed, split_sizes(count, request.splits)))

@@ -64,7 +64,7 @@ async def check_export(
         known = sorted(record["manifest"].get("splits") or {})
         raise InvalidInputError(
             f"dataset {key} has no split {split!r} (splits: {', '.join(known) or 'none'})",
-            loc=("query", "split"),
+            loc=("split",),
         )
     etag = export_etag(record["export_sha256"], str(record["build_id"]), fmt, split, system)
     return ExportCheck(etag, counts[split or ""])

@@ -49,11 +49,8 @@ HIGH_CARD_DUEL_EVAL_SEED = EVAL_SEED_BASE
 HIGH_CARD_DUEL_EVAL_COUNT = 200
 
 
-class UnknownEvalSetError(NotFoundError, KeyError):
+class UnknownEvalSetError(NotFoundError):
     """No eval set is registered under the requested name."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "unknown eval set"
 
 
 @dataclass(frozen=True)

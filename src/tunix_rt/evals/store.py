@@ -190,11 +190,9 @@ def _decode_cursor(token: str, arity: int, what: str) -> list[Any]:
     try:
         values = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, binascii.Error) as exc:
-        raise InvalidInputError(
-            f"cursor is not one that {what} returned", loc=("query", "cursor")
-        ) from exc
+        raise InvalidInputError(f"cursor is not one that {what} returned", loc=("cursor",)) from exc
     if not isinstance(values, list) or len(values) != arity:
-        raise InvalidInputError(f"cursor is not one that {what} returned", loc=("query", "cursor"))
+        raise InvalidInputError(f"cursor is not one that {what} returned", loc=("cursor",))
     return values
 
 
@@ -237,9 +235,7 @@ async def list_items(
     if cursor is not None:
         (after,) = _decode_cursor(cursor, 1, "an item list")
         if not isinstance(after, int):
-            raise InvalidInputError(
-                "cursor is not one that an item list returned", loc=("query", "cursor")
-            )
+            raise InvalidInputError("cursor is not one that an item list returned", loc=("cursor",))
         stmt = stmt.where(EI.c.idx > after)
     rows = (await conn.execute(stmt.order_by(EI.c.idx).limit(limit + 1))).all()
     more = len(rows) > limit
@@ -355,7 +351,7 @@ def _cursor_position(token: str, with_value: bool) -> ColumnElement[Any]:
             raise ValueError("bad cursor")
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
-            "cursor is not one that an evaluation list returned", loc=("query", "cursor")
+            "cursor is not one that an evaluation list returned", loc=("cursor",)
         ) from exc
     parts: list[Any] = [literal(created_at, UTCDateTime()), literal(last_id, Uuid())]
     if with_value:
@@ -387,7 +383,7 @@ async def compare(
             f"evaluations {a} and {b} are of different targets "
             f"({first.target.label} {first.target.sha256[:12]} vs "
             f"{second.target.label} {second.target.sha256[:12]})",
-            loc=("query", "b"),
+            loc=("b",),
         )
     ia, ib = EI.alias("a"), EI.alias("b")
     outcome = case(
@@ -425,9 +421,7 @@ async def compare(
     if cursor is not None:
         position = _decode_cursor(cursor, 2, "a comparison")
         if not all(isinstance(v, int) for v in position):
-            raise InvalidInputError(
-                "cursor is not one that a comparison returned", loc=("query", "cursor")
-            )
+            raise InvalidInputError("cursor is not one that a comparison returned", loc=("cursor",))
         page = page.where(tuple_(joined.c.rank, joined.c.idx) > tuple_(*map(literal, position)))
     rows = (await conn.execute(page.order_by(joined.c.rank, joined.c.idx).limit(limit + 1))).all()
     more = len(rows) > limit

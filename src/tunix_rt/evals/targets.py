@@ -50,14 +50,14 @@ async def pin(engine: AsyncEngine, options: EvaluationOptions) -> EvaluationTarg
         if split is not None and split not in counts:
             known = ", ".join(sorted(name for name in counts if name)) or "none"
             raise InvalidInputError(
-                f"dataset {key} has no split {split!r} (splits: {known})", loc=("body", "split")
+                f"dataset {key} has no split {split!r} (splits: {known})", loc=("split",)
             )
         lacking = await first_without_expected_answer(conn, key, split)
     if lacking is not None:
         raise InvalidInputError(
             f"trace {lacking} of dataset {key} has no meta.expected_answer (a non-empty string "
             "or an integer): only traces with an expected answer can be scored",
-            loc=("body", "dataset_key"),
+            loc=("dataset_key",),
         )
     total = counts[split or ""]
     return EvaluationTarget(

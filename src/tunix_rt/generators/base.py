@@ -20,8 +20,8 @@ EVAL_SEED_BASE = 1_000_000
 EVAL_SEED_END = 2_000_000
 
 
-class GeneratorError(InvalidInputError, ValueError):
-    """A generator was asked for something it cannot produce (bad name, param or value)."""
+class GeneratorError(InvalidInputError):
+    """A generator was asked for something it cannot produce (bad param or value)."""
 
 
 class UnknownGeneratorError(NotFoundError):

@@ -31,15 +31,13 @@ def parse_manifest(text: str) -> RunManifest:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidInputError(
-            f"manifest is not valid YAML: {exc}", loc=("body", "manifest_yaml")
+            f"manifest is not valid YAML: {exc}", loc=("manifest_yaml",)
         ) from None
     try:
         return RunManifest.model_validate(loaded)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInputError(
-            f"manifest {where}: {first['msg']}", loc=("body", "manifest_yaml", *first["loc"])
+        raise InvalidInputError.from_validation_error(
+            exc, within=("manifest_yaml",), what="manifest"
         ) from None
 
 
@@ -55,8 +53,7 @@ def manifest_of(request: RunRequest) -> RunManifest:
             **request.model_dump(include=set(Hyperparameters.model_fields)),
         )
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise InvalidInputError(first["msg"], loc=("body", *first["loc"])) from None
+        raise InvalidInputError.from_validation_error(exc) from None
     return made.manifest()
 
 

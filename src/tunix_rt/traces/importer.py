@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tunix_rt.clock import utc_now
 from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.db.models import traces_table
+from tunix_rt.errors import describe_validation_error
 from tunix_rt.traces.rows import trace_row
 from tunix_rt.traces.schema import trace_import_adapter
 
@@ -32,16 +33,6 @@ class ImportReport:
     stored: int = 0
     errors: list[LineError] = field(default_factory=list)
     committed: bool = False
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line naming each failing field, e.g. `steps.0.content: String should have ...`."""
-    parts = []
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"])
-        message = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for our checks
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
 
 
 async def import_lines(

@@ -57,7 +57,7 @@ def answer_match_score(trace: ReasoningTrace, *, now: datetime | None = None) ->
         raise InvalidInputError(
             "criteria answer_match needs meta.expected_answer (a non-empty string or an "
             "integer) and this trace has none; use criteria baseline",
-            loc=("body", "criteria"),
+            loc=("criteria",),
         )
     match = answer_match(trace.final_answer, expected)
     return ScoreResult(

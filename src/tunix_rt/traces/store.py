@@ -152,7 +152,7 @@ class Cursor:
             return cls(created_at=created_at, seq=int(seq))
         except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
             raise InvalidInputError(
-                "cursor is not one that a trace list returned", loc=("query", "cursor")
+                "cursor is not one that a trace list returned", loc=("cursor",)
             ) from exc
 
 

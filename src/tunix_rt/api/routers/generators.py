@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tunix_rt.api.deps import Engine
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import NDJSONResponse
-from tunix_rt.errors import InvalidInputError
 from tunix_rt.generators import (
     DEFAULT_SEED,
     describe_generators,
@@ -92,17 +91,9 @@ class GeneratorInfo(BaseModel):
 async def _generate(
     engine: AsyncEngine, name: str, request: GenerateRequest, params: Mapping[str, object]
 ) -> GenerateResponse:
-    try:
-        generated = await service.generate_traces(
-            engine,
-            name,
-            request.count,
-            request.seed,
-            params=params,
-            persist=request.persist,
-        )
-    except InvalidInputError as exc:  # the service names the field; HTTP puts it in the body
-        raise InvalidInputError(str(exc), loc=("body", *exc.loc)) from None
+    generated = await service.generate_traces(
+        engine, name, request.count, request.seed, params=params, persist=request.persist
+    )
     return GenerateResponse(trace_ids=generated.trace_ids, preview=generated.preview)
 
 

@@ -87,8 +87,7 @@ async def create_traces(
     """
     if len(traces) > settings.batch_max_items:
         raise InvalidInputError(
-            f"a batch holds at most {settings.batch_max_items} traces; got {len(traces)}",
-            loc=("body",),
+            f"a batch holds at most {settings.batch_max_items} traces; got {len(traces)}"
         )
     created = await store.create_traces(engine, traces)
     return BatchCreated(created_count=len(created), traces=created)
@@ -111,7 +110,7 @@ async def list_traces(
     (exclusive), `q` (case-insensitive substring of the prompt).
     """
     if cursor is not None and offset:
-        raise InvalidInputError("use either offset or cursor, not both", loc=("query", "cursor"))
+        raise InvalidInputError("use either offset or cursor, not both", loc=("cursor",))
     page = await store.list_traces(
         conn,
         limit=limit,
