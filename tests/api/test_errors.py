@@ -10,7 +10,7 @@ import httpx
 import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from factories import make_trace
+from helpers.factories import make_trace
 from tunix_rt.api.app import create_app
 from tunix_rt.evals import store
 from tunix_rt.evals.schema import EvaluationOptions, EvaluationTarget

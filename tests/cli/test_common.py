@@ -9,8 +9,8 @@ from pathlib import Path
 
 import orjson
 
-from factories import make_trace
-from server import cli_env
+from helpers.factories import make_trace
+from helpers.server import cli_env
 
 
 def tunix_rt(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
