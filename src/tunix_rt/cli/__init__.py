@@ -19,6 +19,8 @@ from typer._click import Command, Context, HelpFormatter  # Typer's own copy of 
 from typer.core import TyperCommand, TyperGroup
 from typer.models import TyperInfo
 
+__all__ = ["COMMANDS", "app", "main"]
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -43,7 +45,7 @@ COMMANDS: dict[str, Entry] = {
         "Export a dataset in a training format, in manifest order (the same bytes every time).",
     ),
     "manifest": Entry(
-        "datasets",
+        "manifest",
         "app",
         False,
         "Write a Tunix run manifest (YAML) for a dataset, with defaults that train its model.",

@@ -1,4 +1,4 @@
-"""`tunix-rt datasets ...`, `tunix-rt export` and `tunix-rt manifest`."""
+"""`tunix-rt datasets ...` and `tunix-rt export`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import typer
 from tunix_rt.cli.common import atomic_output, domain_errors, err, fail, progress_bar, run, run_read
 from tunix_rt.datasets.schema import DEFAULT_LIMIT
 from tunix_rt.formats import ExportFormat
-from tunix_rt.runs.manifest import hyperparameter_defaults
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -190,26 +189,29 @@ def export(
 ) -> None:
     """Export a dataset in a training format, in manifest order (the same bytes every time)."""
     from tunix_rt.datasets import service
-    from tunix_rt.datasets.export_cache import ExportCache, copy_entry
+    from tunix_rt.datasets.export_cache import ExportCache
     from tunix_rt.settings import get_settings
 
-    async def main(engine: AsyncEngine) -> tuple[int, bool]:
-        etag, total = await service.check_export(engine, key, format, split, system)
+    async def main(engine: AsyncEngine) -> service.ExportWritten:
         cache = ExportCache.from_settings(get_settings())
-        stream = service.open_export(engine, cache, key, format, split, system, etag)
         with atomic_output(output) as out, progress_bar(err, None) as progress:
-            if stream.cached is not None:  # a kernel copy of the cached export
-                with stream.cached as entry:
-                    task = progress.add_task(f"copying {format}", total=stream.cached_size)
-                    copy_entry(entry, out, lambda n: progress.advance(task, n))
-                return total, True
-            task = progress.add_task(f"exporting {format}", total=total)
-            written = 0
-            async for chunk in stream.chunks:
-                out.write(chunk)
-                written += chunk.count(b"\n")
-                progress.update(task, completed=written)
-        return written, False
+            task = progress.add_task(f"exporting {format}")
+
+            def on_start(total: int | None, cached: bool) -> None:
+                verb = "copying" if cached else "exporting"
+                progress.update(task, description=f"{verb} {format}", total=total)
+
+            return await service.write_export(
+                engine,
+                cache,
+                out,
+                key,
+                format,
+                split,
+                system,
+                on_start=on_start,
+                on_progress=lambda done: progress.update(task, completed=done),
+            )
 
     started = time.perf_counter()
     written, cached = run(main)
@@ -219,51 +221,3 @@ def export(
         + (", copied from the export cache" if cached else ""),
         highlight=False,
     )
-
-
-_TINY = hyperparameter_defaults("tiny")
-_TINY_RATE = f"{_TINY['learning_rate']:.0e}".replace("e-0", "e-")  # 3e-3
-_MODEL_DEFAULT = (
-    f"[default: the tiny model's: rate {_TINY_RATE}, {_TINY['num_epochs']} epochs, "
-    f"batch {_TINY['batch_size']}, {_TINY['max_seq_length']} tokens]"
-)
-
-
-@app.command("manifest")
-def manifest(
-    key: Annotated[str, typer.Argument(help="NAME-VERSION")],
-    model_id: Annotated[str, typer.Option(help="e.g. google/gemma-2b-it")],
-    output: Annotated[str, typer.Option("-o", "--output", help="YAML file; - for stdout")] = "-",
-    output_dir: Annotated[
-        str | None, typer.Option(help="Under the runs dir [default: KEY]")
-    ] = None,
-    learning_rate: Annotated[float | None, typer.Option(help=_MODEL_DEFAULT)] = None,
-    num_epochs: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
-    batch_size: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
-    max_seq_length: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
-) -> None:
-    """Write a Tunix run manifest (YAML) for a dataset, with defaults that train its model."""
-    from pydantic import ValidationError
-
-    from tunix_rt.errors import describe_validation_error
-    from tunix_rt.runs.manifest import ManifestRequest
-    from tunix_rt.runs.service import sft_manifest
-
-    try:
-        request = ManifestRequest(
-            dataset_key=key,
-            model_id=model_id,
-            output_dir=output_dir or key,
-            learning_rate=learning_rate,
-            num_epochs=num_epochs,
-            batch_size=batch_size,
-            max_seq_length=max_seq_length,
-        )
-    except ValidationError as exc:
-        raise fail(describe_validation_error(exc)) from None
-
-    text = run_read(lambda conn: sft_manifest(conn, request)).to_yaml()
-    with atomic_output(output) as out:
-        out.write(text.encode())
-    if output != "-":
-        err.print(f"wrote {Path(output)}", highlight=False)

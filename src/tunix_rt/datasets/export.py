@@ -28,8 +28,8 @@ from tunix_rt.formats import Renderer, encode_lines, renderer_for
 
 #: Bumped whenever a renderer's output changes, so ETags of non-canonical exports change too.
 RENDERER_VERSION = "1"
-#: Positions per read; one rendered chunk holds at most this many lines (about 2.5 MiB of
-#: `tunix_sft`).
+#: Positions per read; one rendered chunk holds at most this many lines (a few MiB of
+#: `tunix_sft`: large enough to amortise a read, small enough to stream).
 BATCH_ROWS = 1000
 #: Reads queued ahead of the batch being rendered, on SQLite (PostgreSQL: one, see
 #: `item_batches`).
@@ -129,7 +129,8 @@ def collector_paused() -> Iterator[None]:
 
     Decoding and rendering a batch allocate tens of thousands of short-lived, acyclic objects
     (freed by reference counting), and each 700 allocations would otherwise trigger a collection
-    pass over them: about a third of the decode time. Never held across an `await`.
+    pass over them, a large share of the decode time (`benchmarks/bench_datasets.py`). Never
+    held across an `await`.
     """
     if not gc.isenabled():
         yield

@@ -1,11 +1,11 @@
-"""Deleting a dataset, and checking and opening its exports (from the export cache or the
-database)."""
+"""Deleting a dataset, and checking, opening and writing its exports (from the export cache or
+the database)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
@@ -112,6 +112,51 @@ def open_export(
                     yield chunk
 
     return ExportStream(rendered(), None)
+
+
+class ExportWritten(NamedTuple):
+    records: int
+    copied_from_cache: bool
+
+
+async def write_export(
+    engine: AsyncEngine,
+    cache: ExportCache,
+    out: IO[bytes],
+    key: str,
+    fmt: str,
+    split: str | None = None,
+    system: str | None = None,
+    *,
+    on_start: Callable[[int | None, bool], None] = lambda total, cached: None,
+    on_progress: Callable[[int], None] = lambda done: None,
+) -> ExportWritten:
+    """Check an export, then write it to the file `out`: a kernel copy of the cached export
+    when there is one (`on_start(bytes, True)`, `on_progress(bytes copied)`), else the
+    rendered records (`on_start(records, False)`, `on_progress(records written)`)."""
+    from tunix_rt.datasets.export_cache import copy_entry
+
+    etag, total = await check_export(engine, key, fmt, split, system)
+    stream = open_export(engine, cache, key, fmt, split, system, etag)
+    if stream.cached is not None:
+        on_start(stream.cached_size, True)
+        copied = 0
+
+        def on_copied(size: int) -> None:
+            nonlocal copied
+            copied += size
+            on_progress(copied)
+
+        with stream.cached as entry:
+            copy_entry(entry, out, on_copied)
+        return ExportWritten(total, True)
+    on_start(total, False)
+    written = 0
+    async for chunk in stream.chunks:
+        out.write(chunk)
+        written += chunk.count(b"\n")
+        on_progress(written)
+    return ExportWritten(written, False)
 
 
 async def manifest_counts(conn: AsyncConnection, key: str) -> dict[str, int]:

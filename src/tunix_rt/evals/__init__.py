@@ -1,23 +1,28 @@
-"""Evaluation: built-in eval sets and answer scoring."""
+"""Evaluation: built-in eval sets, answer extraction and matching, evaluations as jobs,
+scorecards, the leaderboard and comparisons.
 
-from tunix_rt.evals.answers import AnswerMatch, answer_match, normalize_answer
-from tunix_rt.evals.evalsets import (
-    EVAL_SETS,
-    EvalSetSpec,
-    UnknownEvalSetError,
-    eval_set_digest,
-    get_eval_set,
-    iter_eval_set,
-)
+Its modules (each imported by name; importing the package loads none of them, so scoring a
+trace's answer does not load the eval sets and their generators):
+
+- `answers`: exact-match answer scoring after light normalisation (traces and model outputs)
+- `completions`: reading a completion's `Reasoning:` / `Answer:` layout
+- `evalsets`: the built-in, versioned, pinned eval sets
+- `targets`: what an evaluation runs on (an eval set, or a dataset split with expected answers)
+- `schema`: evaluation requests, records, scorecards, items, leaderboard rows, comparisons
+- `scoring`: scoring completions, items and whole sets (Wilson interval, majority vote, pass@n)
+- `store`: evaluation rows and items: create, read, page, rank, compare
+- `service`: evaluations as the API and the CLI use them: submit, read, store outputs, gate
+- `job`: executing one evaluation in a worker process (imports `tunix_rt.training`)
+"""
 
 __all__ = [
-    "EVAL_SETS",
-    "AnswerMatch",
-    "EvalSetSpec",
-    "UnknownEvalSetError",
-    "answer_match",
-    "eval_set_digest",
-    "get_eval_set",
-    "iter_eval_set",
-    "normalize_answer",
+    "answers",
+    "completions",
+    "evalsets",
+    "job",
+    "schema",
+    "scoring",
+    "service",
+    "store",
+    "targets",
 ]

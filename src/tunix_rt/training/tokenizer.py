@@ -41,9 +41,9 @@ def train_tokenizer(
     whitespace collapsing, digits split, byte fallback; so every text round-trips exactly.
     Unlike it, a piece may span words and punctuation (up to MAX_PIECE_CHARS characters): a
     run's dataset repeats its phrasing, and a phrase learnt as one piece leaves the model's
-    sequence to the tokens that carry information (a third shorter on arithmetic traces, so a
-    third faster to train). Deterministic for the same texts (single-threaded, no input
-    sampling).
+    sequence to the tokens that carry information (shorter sequences, so faster training;
+    docs/evaluation.md gives the figures). Deterministic for the same texts (single-threaded,
+    no input sampling).
     """
     import sentencepiece as spm
 

@@ -1,0 +1,3 @@
+"""One router per area; each endpoint translates HTTP to one service call and back."""
+
+__all__ = ["datasets", "evaluations", "generators", "health", "runs", "traces", "tunix"]
