@@ -47,7 +47,7 @@ from tunix_rt.evals.schema import (
     Subject,
 )
 from tunix_rt.runs import jobs
-from tunix_rt.runs.jobs import new_job_values
+from tunix_rt.runs.jobs import insert_job
 
 
 async def create_evaluation(
@@ -60,24 +60,21 @@ async def create_evaluation(
     status: EvaluationStatus = "queued",
     pid: int | None = None,
 ) -> uuid.UUID:
-    evaluation_id = uuid.uuid4()
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(E).values(
-                id=evaluation_id,
-                run_id=run_id,
-                model_id=model_id,
-                options=options.model_dump(mode="json"),
-                target_kind=target.kind,
-                target_name=target.name,
-                target_split=target.split,
-                target_sha256=target.sha256,
-                item_count=target.items,
-                base=options.base,
-                **new_job_values(status, pid),
-            )
-        )
-    return evaluation_id
+    return await insert_job(
+        engine,
+        E,
+        status,
+        pid,
+        run_id=run_id,
+        model_id=model_id,
+        options=options.model_dump(mode="json"),
+        target_kind=target.kind,
+        target_name=target.name,
+        target_split=target.split,
+        target_sha256=target.sha256,
+        item_count=target.items,
+        base=options.base,
+    )
 
 
 def _target(row: Any) -> EvaluationTarget:

@@ -196,15 +196,25 @@ async def running_here(engine: AsyncEngine) -> list[RunningJob]:
     return found
 
 
-def new_job_values(status: RunStatus, pid: int | None) -> dict[str, Any]:
-    """The job columns of a new row: queued, or already running here (a foreground job)."""
+async def insert_job(
+    engine: AsyncEngine, table: Table, status: RunStatus, pid: int | None, **values: Any
+) -> uuid.UUID:
+    """Insert a new job row of `table` (runs or evaluations) with its own `values`: queued, or
+    already running here (a foreground job, whose `pid` is this process). Returns its id."""
+    job_id = uuid.uuid4()
     now = utc_now()
     running = status == "running"
-    return {
-        "status": status,
-        "created_at": now,
-        "started_at": now if running else None,
-        "host": HOST if running else None,
-        "pid": pid,
-        "cancel_requested": False,
-    }
+    async with engine.begin() as conn:
+        await conn.execute(
+            table.insert().values(
+                id=job_id,
+                status=status,
+                created_at=now,
+                started_at=now if running else None,
+                host=HOST if running else None,
+                pid=pid,
+                cancel_requested=False,
+                **values,
+            )
+        )
+    return job_id

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tunix_rt.db.models import run_metrics_table as M
 from tunix_rt.db.models import runs_table as R
 from tunix_rt.errors import NotFoundError
-from tunix_rt.runs.jobs import new_job_values
+from tunix_rt.runs.jobs import insert_job
 from tunix_rt.runs.schema import MetricPoint, RunRecord, RunStatus, RunSummary
 
 
@@ -24,17 +24,7 @@ async def create_run(
     status: RunStatus = "queued",
     pid: int | None = None,
 ) -> uuid.UUID:
-    run_id = uuid.uuid4()
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(R).values(
-                id=run_id,
-                dataset_key=dataset_key,
-                manifest=manifest,
-                **new_job_values(status, pid),
-            )
-        )
-    return run_id
+    return await insert_job(engine, R, status, pid, dataset_key=dataset_key, manifest=manifest)
 
 
 def _record(row: Any) -> RunRecord:

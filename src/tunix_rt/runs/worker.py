@@ -101,16 +101,7 @@ async def execute_run(
         from tunix_rt.training.runner import run_training
 
         def step_hook(metrics: StepMetrics) -> None:
-            pending.put(
-                MetricPoint(
-                    step=metrics.step,
-                    loss=metrics.loss,
-                    learning_rate=metrics.learning_rate,
-                    tokens_per_second=metrics.tokens_per_second,
-                    eval_loss=metrics.eval_loss,
-                    elapsed_seconds=metrics.elapsed_seconds,
-                )
-            )
+            pending.put(MetricPoint.model_validate(metrics, from_attributes=True))
             eval_part = "" if metrics.eval_loss is None else f" eval_loss {metrics.eval_loss:.4f}"
             log(
                 f"step {metrics.step} loss {metrics.loss:.4f} lr {metrics.learning_rate:.3g} "
