@@ -16,6 +16,12 @@ NO_CONTENT: dict[str, Any] = {
 }
 
 
+#: The OpenAPI `responses` of an endpoint that answers 200 with plain text (a log).
+PLAIN_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}}}
+}
+
+
 class NDJSONResponse(StreamingResponse):
     media_type = NDJSON
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
 from tunix_rt.api.errors import error_responses
+from tunix_rt.api.responses import PLAIN_TEXT
 from tunix_rt.datasets.schema import KEY_PATTERN, NAME_PATTERN
 from tunix_rt.evals import service, store
 from tunix_rt.evals.schema import (
@@ -140,10 +141,7 @@ async def items(
 @router.get(
     "/evaluations/{evaluation_id}/logs",
     response_model=None,
-    responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-        **error_responses(404),
-    },
+    responses={**PLAIN_TEXT, **error_responses(404)},
 )
 async def evaluation_logs(
     evaluation_id: uuid.UUID,

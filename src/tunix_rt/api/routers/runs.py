@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
 from tunix_rt.api.errors import error_responses
+from tunix_rt.api.responses import PLAIN_TEXT
 from tunix_rt.runs import jobs, logs, service, store
 from tunix_rt.runs.paths import artifact_path, list_artifacts, run_dir
 from tunix_rt.runs.schema import (
@@ -108,10 +109,7 @@ async def get_metrics(run_id: uuid.UUID, conn: Connection) -> RunMetrics:
 @router.get(
     "/runs/{run_id}/logs",
     response_model=None,
-    responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-        **error_responses(404),
-    },
+    responses={**PLAIN_TEXT, **error_responses(404)},
 )
 async def get_logs(
     run_id: uuid.UUID,
