@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import uuid
@@ -61,28 +60,17 @@ async def run_foreground(
         TimeElapsedColumn,
     )
 
-    from tunix_rt.evals import service, store
     from tunix_rt.evals.job import Progress as Done
-    from tunix_rt.evals.job import execute_evaluation
-    from tunix_rt.runs.foreground import foreground_job
-    from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir
+    from tunix_rt.evals.job import evaluate_here
     from tunix_rt.settings import get_settings
 
-    settings = get_settings()
-    accepted = await service.submit(engine, run_id, options, status="running", pid=os.getpid())
-    evaluation_id = accepted.evaluation_id
-    err.print(f"{accepted.message}", highlight=False)
     columns: list[Any] = [
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     ]
-    folder = evaluation_dir(settings.runs_dir, run_id, evaluation_id)
-    with (
-        foreground_job(folder / EVALUATION_LOG_FILE) as job,
-        Progress(*columns, console=err, transient=False) as progress,
-    ):
+    with Progress(*columns, console=err, transient=False) as progress:
         tasks: dict[str, Any] = {}
 
         def on_progress(done: Done) -> None:
@@ -96,11 +84,14 @@ async def run_foreground(
                 description=f"{done.subject}: {rate:,.1f} items/s, accuracy {accuracy:.3f}",
             )
 
-        await execute_evaluation(
-            engine, settings, evaluation_id, job.stop, on_progress=on_progress, log=job.log
+        return await evaluate_here(
+            engine,
+            get_settings(),
+            run_id,
+            options,
+            on_start=lambda accepted: err.print(accepted.message, highlight=False),
+            on_progress=on_progress,
         )
-    async with engine.connect() as conn:
-        return await store.get_evaluation(conn, evaluation_id)
 
 
 @app.command("eval")

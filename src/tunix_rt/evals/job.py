@@ -2,13 +2,15 @@
 (and the base), store the items as they are scored, and record the scorecards.
 
 Runs in an evaluation worker process (`python -m tunix_rt.runs.worker evaluation ID`) or in the
-foreground (`tunix-rt eval`). The generation itself (`tunix.evaluate`) imports JAX; this module
+foreground (`tunix-rt eval`, through `evaluate_here`). The generation itself
+(`training.evaluate`) imports JAX; this module
 does not until an evaluation starts.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import queue
 import threading
 import time
@@ -22,15 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.evals import store
 from tunix_rt.evals.evalsets import get_eval_set
-from tunix_rt.evals.schema import EvaluationRecord, Scorecard, Subject
+from tunix_rt.evals.schema import (
+    EvaluationAccepted,
+    EvaluationOptions,
+    EvaluationRecord,
+    Scorecard,
+    Subject,
+)
 from tunix_rt.evals.scoring import ScoredItem, delta, scorecard
 from tunix_rt.evals.targets import EvalItem, load_items
 from tunix_rt.runs import jobs
 from tunix_rt.runs import store as runs_store
-from tunix_rt.runs.foreground import print_line
+from tunix_rt.runs.foreground import foreground_job, print_line
 from tunix_rt.runs.jobs import Job
 from tunix_rt.runs.manifest import RunManifest
-from tunix_rt.runs.paths import output_dir
+from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir, output_dir
 from tunix_rt.runs.schema import RunStatus
 from tunix_rt.runs.worker import supervise
 from tunix_rt.settings import Settings
@@ -196,3 +204,28 @@ def _reporter(
             on_progress(progress)
 
     return emit
+
+
+async def evaluate_here(
+    engine: AsyncEngine,
+    settings: Settings,
+    run_id: uuid.UUID,
+    options: EvaluationOptions,
+    *,
+    on_start: Callable[[EvaluationAccepted], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> EvaluationRecord:
+    """Record an evaluation of `run_id` as a job of this process and execute it here (Ctrl-C
+    cancels it cleanly); returns its record. `on_start` gets the accepted evaluation."""
+    from tunix_rt.evals import service
+
+    accepted = await service.submit(engine, run_id, options, status="running", pid=os.getpid())
+    if on_start is not None:
+        on_start(accepted)
+    folder = evaluation_dir(settings.runs_dir, run_id, accepted.evaluation_id)
+    with foreground_job(folder / EVALUATION_LOG_FILE) as job:
+        await execute_evaluation(
+            engine, settings, accepted.evaluation_id, job.stop, on_progress=on_progress, log=job.log
+        )
+    async with engine.connect() as conn:
+        return await store.get_evaluation(conn, accepted.evaluation_id)

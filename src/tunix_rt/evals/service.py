@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,6 +25,7 @@ from tunix_rt.runs import jobs
 from tunix_rt.runs import store as runs_store
 from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import RunManifest
+from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir
 from tunix_rt.runs.schema import RunRecord
 from tunix_rt.traces.schema import ReasoningTrace, TraceStep
 from tunix_rt.traces.store import create_traces
@@ -220,3 +222,11 @@ def gate(
                     f"({baseline.trained.accuracy:.4f}), more than --max-drop {allowed:.4f}"
                 )
     return failures
+
+
+async def evaluation_log_path(
+    conn: AsyncConnection, runs_dir: Path, evaluation_id: uuid.UUID
+) -> Path:
+    """Where an evaluation worker's log is (404 for an unknown evaluation)."""
+    record = await store.get_evaluation(conn, evaluation_id)
+    return evaluation_dir(runs_dir, record.run_id, evaluation_id) / EVALUATION_LOG_FILE

@@ -3,6 +3,8 @@ then queue it."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from pathlib import Path
 
 import yaml
@@ -14,8 +16,8 @@ from tunix_rt.errors import InvalidInputError
 from tunix_rt.runs import store
 from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import Hyperparameters, ManifestRequest, RunManifest
-from tunix_rt.runs.paths import run_dir
-from tunix_rt.runs.schema import RunAccepted, RunRequest
+from tunix_rt.runs.paths import LOG_FILE, artifact_path, list_artifacts, run_dir
+from tunix_rt.runs.schema import ArtifactInfo, MetricPoint, RunAccepted, RunRequest, RunStatusView
 
 
 async def sft_manifest(conn: AsyncConnection, request: ManifestRequest) -> RunManifest:
@@ -84,3 +86,45 @@ async def submit(engine: AsyncEngine, runs_dir: Path, request: RunRequest) -> Ru
         manifest_yaml=manifest_yaml,
         message=f"run {run_id} queued",
     )
+
+
+# --- reading one run -----------------------------------------------------------------------
+
+
+async def run_status(conn: AsyncConnection, run_id: uuid.UUID) -> RunStatusView:
+    """A run's status with its last step and loss (404 for an unknown run)."""
+    run = await store.get_run(conn, run_id)
+    last = await store.last_metric(conn, run_id)
+    return RunStatusView(
+        id=run.id,
+        status=run.status,
+        error=run.error,
+        last_step=None if last is None else last.step,
+        last_loss=None if last is None else last.loss,
+    )
+
+
+async def run_metrics(conn: AsyncConnection, run_id: uuid.UUID) -> list[MetricPoint]:
+    """Every recorded step of a run, in order (404 for an unknown run)."""
+    await store.get_run(conn, run_id)
+    return await store.get_metrics(conn, run_id)
+
+
+async def run_log_path(conn: AsyncConnection, runs_dir: Path, run_id: uuid.UUID) -> Path:
+    """Where a run's log is (404 for an unknown run; the file may not exist yet)."""
+    await store.get_run(conn, run_id)
+    return run_dir(runs_dir, run_id) / LOG_FILE
+
+
+async def run_artifacts(
+    conn: AsyncConnection, runs_dir: Path, run_id: uuid.UUID
+) -> list[ArtifactInfo]:
+    """Every file under a run's folder (404 for an unknown run)."""
+    await store.get_run(conn, run_id)
+    return await asyncio.to_thread(list_artifacts, runs_dir, run_id)
+
+
+async def run_artifact(conn: AsyncConnection, runs_dir: Path, run_id: uuid.UUID, name: str) -> Path:
+    """One artifact's path; a name that leaves the run's folder is 404."""
+    await store.get_run(conn, run_id)
+    return artifact_path(runs_dir, run_id, name)

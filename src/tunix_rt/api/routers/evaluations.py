@@ -28,7 +28,6 @@ from tunix_rt.evals.schema import (
     TracesStored,
 )
 from tunix_rt.runs import logs
-from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir
 
 router = APIRouter(prefix="/api/tunix", tags=["evaluations"])
 
@@ -150,9 +149,8 @@ async def evaluation_logs(
     tail: Annotated[int, Query(ge=1, le=100_000)] = 200,
 ) -> PlainTextResponse:
     """The last `tail` lines of the evaluation worker's log."""
-    record = await store.get_evaluation(conn, evaluation_id)
-    folder = evaluation_dir(settings.runs_dir, record.run_id, evaluation_id)
-    return PlainTextResponse(logs.tail(folder / EVALUATION_LOG_FILE, tail))
+    path = await service.evaluation_log_path(conn, settings.runs_dir, evaluation_id)
+    return PlainTextResponse(logs.tail(path, tail))
 
 
 @router.post(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -15,7 +13,6 @@ from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import PLAIN_TEXT
 from tunix_rt.runs import jobs, logs, service, store
-from tunix_rt.runs.paths import artifact_path, list_artifacts, run_dir
 from tunix_rt.runs.schema import (
     ArtifactInfo,
     MetricPoint,
@@ -88,22 +85,13 @@ async def get_run(run_id: uuid.UUID, conn: Connection) -> RunRecord:
 
 @router.get("/runs/{run_id}/status", response_model=RunStatusView, responses=error_responses(404))
 async def get_status(run_id: uuid.UUID, conn: Connection) -> RunStatusView:
-    run = await store.get_run(conn, run_id)
-    last = await store.last_metric(conn, run_id)
-    return RunStatusView(
-        id=run.id,
-        status=run.status,
-        error=run.error,
-        last_step=None if last is None else last.step,
-        last_loss=None if last is None else last.loss,
-    )
+    return await service.run_status(conn, run_id)
 
 
 @router.get("/runs/{run_id}/metrics", response_model=RunMetrics, responses=error_responses(404))
 async def get_metrics(run_id: uuid.UUID, conn: Connection) -> RunMetrics:
     """Per-step loss, learning rate, tokens/s and eval loss."""
-    await store.get_run(conn, run_id)
-    return RunMetrics(run_id=run_id, data=await store.get_metrics(conn, run_id))
+    return RunMetrics(run_id=run_id, data=await service.run_metrics(conn, run_id))
 
 
 @router.get(
@@ -120,8 +108,7 @@ async def get_logs(
     follow: bool = False,
 ) -> Response:
     """The last `tail` lines of the run's log; with `follow`, keep streaming until it ends."""
-    await store.get_run(conn, run_id)
-    path = run_dir(settings.runs_dir, run_id) / logs.LOG_FILE
+    path = await service.run_log_path(conn, settings.runs_dir, run_id)
     if not follow:
         return PlainTextResponse(logs.tail(path, tail))
     return StreamingResponse(
@@ -136,8 +123,7 @@ async def get_artifacts(
     run_id: uuid.UUID, conn: Connection, settings: AppSettings
 ) -> list[ArtifactInfo]:
     """Every file under the run's folder: checkpoints, dataset, tokenizer, manifest, log."""
-    await store.get_run(conn, run_id)
-    return await asyncio.to_thread(list_artifacts, settings.runs_dir, run_id)
+    return await service.run_artifacts(conn, settings.runs_dir, run_id)
 
 
 @router.get(
@@ -149,8 +135,7 @@ async def download_artifact(
     run_id: uuid.UUID, name: str, conn: Connection, settings: AppSettings
 ) -> FileResponse:
     """One artifact; names that leave the run's folder are 404."""
-    await store.get_run(conn, run_id)
-    path: Path = artifact_path(settings.runs_dir, run_id, name)
+    path = await service.run_artifact(conn, settings.runs_dir, run_id, name)
     return FileResponse(path, filename=path.name, media_type="application/octet-stream")
 
 
