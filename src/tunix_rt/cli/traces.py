@@ -68,13 +68,13 @@ def traces_list(
     q: Annotated[str | None, typer.Option(help="prompt contains (case-insensitive)")] = None,
 ) -> None:
     """List traces, newest first."""
-    from tunix_rt.traces.store import Cursor, TraceFilters, list_traces
+    from tunix_rt.traces.store import TraceFilters, list_traces
 
     async def query(conn: AsyncConnection) -> Any:
         return await list_traces(
             conn,
             limit=limit,
-            cursor=Cursor.decode(cursor) if cursor else None,
+            cursor=cursor or None,
             filters=TraceFilters(source=source, prompt_contains=q),
         )
 

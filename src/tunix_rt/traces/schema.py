@@ -84,3 +84,7 @@ class TraceRecord(TraceSummary):
     """A stored trace with its full payload."""
 
     payload: ReasoningTrace
+
+
+class ScoredTrace(TraceRecord):
+    score: float = Field(description="Baseline score, 0-100.")

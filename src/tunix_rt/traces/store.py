@@ -21,8 +21,8 @@ from tunix_rt.db.models import dataset_items_table, scores_table, traces_table
 from tunix_rt.db.types import UTCDateTime
 from tunix_rt.errors import ConflictError, InvalidInputError, NotFoundError
 from tunix_rt.traces.rows import trace_row
-from tunix_rt.traces.schema import ReasoningTrace, TraceRecord, TraceSummary
-from tunix_rt.traces.scoring import Criteria, ScoreResult, score_trace
+from tunix_rt.traces.schema import ReasoningTrace, ScoredTrace, TraceRecord, TraceSummary
+from tunix_rt.traces.scoring import Criteria, ScoreResult, baseline_score, score_trace
 
 T = traces_table
 
@@ -42,9 +42,12 @@ async def create_trace(engine: AsyncEngine, trace: ReasoningTrace) -> TraceSumma
 
 
 async def create_traces(
-    engine: AsyncEngine, traces: Sequence[ReasoningTrace]
+    engine: AsyncEngine, traces: Sequence[ReasoningTrace], *, max_items: int | None = None
 ) -> list[TraceSummary]:
-    """Store every trace in one transaction, or none of them."""
+    """Store every trace in one transaction, or none of them (none when there are more than
+    `max_items`)."""
+    if max_items is not None and len(traces) > max_items:
+        raise InvalidInputError(f"a batch holds at most {max_items} traces; got {len(traces)}")
     created_at = utc_now()
     rows = [trace_row(trace, created_at=created_at) for trace in traces]
     async with engine.begin() as conn:
@@ -68,6 +71,20 @@ async def get_trace(
         trace_version=row.trace_version,
         payload=ReasoningTrace.model_validate(row.payload),
     )
+
+
+async def scored_pair(
+    conn: AsyncConnection, base: uuid.UUID, other: uuid.UUID
+) -> tuple[ScoredTrace, ScoredTrace]:
+    """Two stored traces, each with its baseline score (for side-by-side comparison)."""
+    pair = (
+        await get_trace(conn, base, label="base trace"),
+        await get_trace(conn, other, label="other trace"),
+    )
+    first, second = (
+        ScoredTrace(**dict(record), score=baseline_score(record.payload).score) for record in pair
+    )
+    return first, second
 
 
 async def delete_trace(engine: AsyncEngine, trace_id: uuid.UUID) -> None:
@@ -168,13 +185,17 @@ async def list_traces(
     *,
     limit: int,
     offset: int = 0,
-    cursor: Cursor | None = None,
+    cursor: str | None = None,
     filters: TraceFilters = TraceFilters(),
 ) -> TracePage:
-    """Newest first. Keyset paging with `cursor` costs the same at any depth; `offset` does not."""
+    """Newest first. Keyset paging with `cursor` (a page's `next_cursor`) costs the same at any
+    depth; `offset` does not. One or the other."""
+    if cursor is not None and offset:
+        raise InvalidInputError("use either offset or cursor, not both", loc=("cursor",))
+    after = Cursor.decode(cursor) if cursor is not None else None
     stmt = select(T.c.seq, T.c.id, T.c.created_at, T.c.trace_version).where(*filters.conditions())
-    if cursor is not None:
-        position = tuple_(literal(cursor.created_at, UTCDateTime()), cursor.seq)
+    if after is not None:
+        position = tuple_(literal(after.created_at, UTCDateTime()), after.seq)
         stmt = stmt.where(tuple_(T.c.created_at, T.c.seq) < position)
     stmt = stmt.order_by(T.c.created_at.desc(), T.c.seq.desc()).limit(limit + 1).offset(offset)
     rows = (await conn.execute(stmt)).all()

@@ -11,10 +11,9 @@ from pydantic import AwareDatetime, BaseModel, Field
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import NO_CONTENT, no_content
-from tunix_rt.errors import InvalidInputError
 from tunix_rt.traces import store
-from tunix_rt.traces.schema import ReasoningTrace, TraceRecord, TraceSummary
-from tunix_rt.traces.scoring import Criteria, baseline_score
+from tunix_rt.traces.schema import ReasoningTrace, ScoredTrace, TraceRecord, TraceSummary
+from tunix_rt.traces.scoring import Criteria
 
 router = APIRouter(prefix="/api/traces", tags=["traces"])
 
@@ -50,10 +49,6 @@ class ScoreResponse(BaseModel):
     details: dict[str, Any]
 
 
-class ScoredTrace(TraceRecord):
-    score: float = Field(description="Baseline score, 0-100.")
-
-
 class Comparison(BaseModel):
     base: ScoredTrace
     other: ScoredTrace
@@ -85,11 +80,7 @@ async def create_traces(
 
     If any item is invalid nothing is stored, and the 422 lists every bad item by index and field.
     """
-    if len(traces) > settings.batch_max_items:
-        raise InvalidInputError(
-            f"a batch holds at most {settings.batch_max_items} traces; got {len(traces)}"
-        )
-    created = await store.create_traces(engine, traces)
+    created = await store.create_traces(engine, traces, max_items=settings.batch_max_items)
     return BatchCreated(created_count=len(created), traces=created)
 
 
@@ -109,13 +100,11 @@ async def list_traces(
     Filters: `source` (`meta.source`), `created_after` (inclusive), `created_before`
     (exclusive), `q` (case-insensitive substring of the prompt).
     """
-    if cursor is not None and offset:
-        raise InvalidInputError("use either offset or cursor, not both", loc=("cursor",))
     page = await store.list_traces(
         conn,
         limit=limit,
         offset=offset,
-        cursor=store.Cursor.decode(cursor) if cursor is not None else None,
+        cursor=cursor,
         filters=store.TraceFilters(
             source=source,
             created_after=created_after,
@@ -137,13 +126,8 @@ async def list_traces(
 @router.get("/compare", response_model=Comparison, responses=NOT_FOUND)
 async def compare_traces(base: uuid.UUID, other: uuid.UUID, conn: Connection) -> Comparison:
     """Two traces side by side, each with its baseline score."""
-    base_record = await store.get_trace(conn, base, label="base trace")
-    other_record = await store.get_trace(conn, other, label="other trace")
-    return Comparison(base=_scored(base_record), other=_scored(other_record))
-
-
-def _scored(record: TraceRecord) -> ScoredTrace:
-    return ScoredTrace(**dict(record), score=baseline_score(record.payload).score)
+    scored_base, scored_other = await store.scored_pair(conn, base, other)
+    return Comparison(base=scored_base, other=scored_other)
 
 
 @router.get("/{trace_id}", response_model=TraceRecord, responses=NOT_FOUND)
