@@ -98,3 +98,25 @@ async def test_0004_backfills_the_rank_key(database_url: str) -> None:
             assert (await conn.execute(select(T.c.rank_key))).scalar_one() == rank_key_of(trace_id)
     finally:
         await engine.dispose()
+
+
+async def test_the_migrations_build_exactly_the_tables_the_code_declares(database_url: str) -> None:
+    """Alembic's autogenerate comparison of the migrated database with `db.models.metadata`
+    finds nothing to add, drop or alter (columns, types, nullability, indexes, keys)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tunix_rt.db.models import metadata
+
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+                )
+            )
+    finally:
+        await engine.dispose()
+    assert differences == []
