@@ -34,6 +34,7 @@ EXPECTED_STATUS = {
     "TokenizerError": 422,
     "TrainingError": 422,
     "UnavailableError": 503,
+    "ConfigurationError": 503,
 }
 
 

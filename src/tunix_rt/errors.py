@@ -20,6 +20,7 @@ Every class has exactly one base, so the branch an error sits on decides how it 
     │   ├── TokenizerError                (training.tokenizer)
     │   └── TrainingError                 (training.runner)
     └── UnavailableError [503]            a dependency (database, training stack) is missing
+        └── ConfigurationError            a TUNIX_RT_* setting is not acceptable (settings)
 
 A name that is not registered is a NotFoundError; a value outside what is accepted is an
 InvalidInputError. `loc` is the field's path inside the request (`("cursor",)`,
@@ -72,6 +73,10 @@ class InvalidInputError(TunixRTError):
 
 class UnavailableError(TunixRTError):
     """A dependency (database, training stack) is not available."""
+
+
+class ConfigurationError(UnavailableError):
+    """A `TUNIX_RT_*` setting (environment or `.env`) is not acceptable; names the variable."""
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -1,18 +1,54 @@
-"""Runtime configuration: every knob is a `TUNIX_RT_*` environment variable with a default."""
+"""Runtime configuration: every knob is a `TUNIX_RT_*` environment variable with a default.
+
+Values come from, in order of precedence: the keyword arguments, the `TUNIX_RT_*` environment
+variables (names in any case), and the `TUNIX_RT_*` lines of a `.env` file in the working
+folder. A plain pydantic model reads them (python-dotenv is imported only when there is a
+`.env` file), so a command that only reads a row does not pay for a settings framework.
+"""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tunix_rt.errors import ConfigurationError
+
+ENV_PREFIX = "TUNIX_RT_"
+ENV_FILE = Path(".env")
 
 
-class Settings(BaseSettings):
+def environment_values(
+    environ: dict[str, str] | None = None, env_file: Path = ENV_FILE
+) -> dict[str, str]:
+    """The `TUNIX_RT_*` values of `.env` overridden by the environment's, keyed by field."""
+    values: dict[str, str | None] = {}
+    if env_file.is_file():
+        from dotenv import dotenv_values
+
+        values.update(dotenv_values(env_file))
+    values.update(os.environ if environ is None else environ)
+    return {
+        name[len(ENV_PREFIX) :].lower(): value
+        for name, value in values.items()
+        if name.upper().startswith(ENV_PREFIX) and value is not None
+    }
+
+
+class Settings(BaseModel):
     """Settings read from the environment (and an optional `.env` file)."""
 
-    model_config = SettingsConfigDict(env_prefix="TUNIX_RT_", env_file=".env", extra="ignore")
+    model_config = ConfigDict(extra="ignore", validate_default=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_beneath(cls, data: Any) -> Any:
+        given = dict(data) if isinstance(data, dict) else {}
+        known = cls.model_fields
+        return {k: v for k, v in environment_values().items() if k in known} | given
 
     database_url: str = Field(
         default="sqlite+aiosqlite:///./data/tunix_rt.db",
@@ -55,5 +91,11 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (read once)."""
-    return Settings()
+    """The process-wide settings (read once); a bad value is a ConfigurationError naming its
+    variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        name = f"{ENV_PREFIX}{str(first['loc'][0]).upper()}" if first["loc"] else "settings"
+        raise ConfigurationError(f"{name}: {first['msg']}") from None

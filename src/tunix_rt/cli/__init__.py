@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,7 @@ COMMANDS: dict[str, Entry] = {
         "server", "app", False, "Load the demo traces (idempotent: they have fixed ids)."
     ),
     "export": Entry(
-        "datasets",
+        "export",
         "app",
         False,
         "Export a dataset in a training format, in manifest order (the same bytes every time).",
@@ -151,6 +152,15 @@ def _root() -> None:
 def main() -> None:
     try:
         app()
+    except Exception as exc:
+        # A bad TUNIX_RT_* value, met wherever a command first reads the settings. Only a
+        # process that imported the error module can have raised one, so `--help` stays light.
+        errors = sys.modules.get("tunix_rt.errors")
+        if errors is None or not isinstance(exc, errors.ConfigurationError):
+            raise
+        from tunix_rt.cli.common import fail
+
+        raise SystemExit(fail(str(exc)).exit_code) from None
     finally:
         # What is still alive lives until the process ends: spare the interpreter's last
         # collection the walk over it (over all of SQLAlchemy and pydantic, longer than a quick

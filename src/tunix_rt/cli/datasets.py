@@ -1,23 +1,20 @@
-"""`tunix-rt datasets ...` and `tunix-rt export`."""
+"""`tunix-rt datasets ...`: build, list, show and inspect datasets."""
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tunix_rt.cli.common import atomic_output, domain_errors, err, fail, progress_bar, run, run_read
+from tunix_rt.cli.common import domain_errors, err, fail, run, run_read
 from tunix_rt.datasets.schema import DEFAULT_LIMIT
-from tunix_rt.formats import ExportFormat
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 datasets_app = typer.Typer(help="Build, list and show datasets.", no_args_is_help=True)
-app = typer.Typer()
 
 
 _TIME = "ISO date or time (UTC unless it gives an offset)"
@@ -175,49 +172,5 @@ def inspect(
     sys.stdout.write("\n".join(lines) + "\n")
     err.print(
         f"{len(views)} tokens; {trained} trained on (+: the model turn, through <end_of_turn>)",
-        highlight=False,
-    )
-
-
-@app.command("export")
-def export(
-    key: Annotated[str, typer.Argument(help="NAME-VERSION")],
-    output: Annotated[str, typer.Option("-o", "--output", help="JSONL file; - for stdout")],
-    format: Annotated[ExportFormat, typer.Option(help="Export format")] = ExportFormat.TRACE,
-    split: Annotated[str | None, typer.Option(help="Only this split")] = None,
-    system: Annotated[str | None, typer.Option(help="System instruction to fold in")] = None,
-) -> None:
-    """Export a dataset in a training format, in manifest order (the same bytes every time)."""
-    from tunix_rt.datasets import service
-    from tunix_rt.datasets.export_cache import ExportCache
-    from tunix_rt.settings import get_settings
-
-    async def main(engine: AsyncEngine) -> service.ExportWritten:
-        cache = ExportCache.from_settings(get_settings())
-        with atomic_output(output) as out, progress_bar(err, None) as progress:
-            task = progress.add_task(f"exporting {format}")
-
-            def on_start(total: int | None, cached: bool) -> None:
-                verb = "copying" if cached else "exporting"
-                progress.update(task, description=f"{verb} {format}", total=total)
-
-            return await service.write_export(
-                engine,
-                cache,
-                out,
-                key,
-                format,
-                split,
-                system,
-                on_start=on_start,
-                on_progress=lambda done: progress.update(task, completed=done),
-            )
-
-    started = time.perf_counter()
-    written, cached = run(main)
-    seconds = time.perf_counter() - started
-    err.print(
-        f"exported {written:,} records in {seconds:.2f} s ({written / max(seconds, 1e-9):,.0f}/s)"
-        + (", copied from the export cache" if cached else ""),
         highlight=False,
     )

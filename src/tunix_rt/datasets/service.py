@@ -119,44 +119,52 @@ class ExportWritten(NamedTuple):
     copied_from_cache: bool
 
 
-async def write_export(
+class PreparedExport:
+    """A checked export ready to be written to a file: a kernel copy of the cached export when
+    there is one (`total` is then its size in bytes), else the rendered records (`total`
+    records). Check first, open the output after, so a refused export leaves no file."""
+
+    def __init__(self, stream: ExportStream, records: int) -> None:
+        self._stream, self._records = stream, records
+        self.cached = stream.cached is not None
+        self.total = stream.cached_size if self.cached else records
+
+    async def write_to(
+        self, out: IO[bytes], on_progress: Callable[[int], None] = lambda done: None
+    ) -> ExportWritten:
+        """Write the export to `out`; `on_progress` gets the bytes copied or records written."""
+        from tunix_rt.datasets.export_cache import copy_entry
+
+        if self._stream.cached is not None:
+            copied = 0
+
+            def on_copied(size: int) -> None:
+                nonlocal copied
+                copied += size
+                on_progress(copied)
+
+            with self._stream.cached as entry:
+                copy_entry(entry, out, on_copied)
+            return ExportWritten(self._records, True)
+        written = 0
+        async for chunk in self._stream.chunks:
+            out.write(chunk)
+            written += chunk.count(b"\n")
+            on_progress(written)
+        return ExportWritten(written, False)
+
+
+async def prepare_export(
     engine: AsyncEngine,
     cache: ExportCache,
-    out: IO[bytes],
     key: str,
     fmt: str,
     split: str | None = None,
     system: str | None = None,
-    *,
-    on_start: Callable[[int | None, bool], None] = lambda total, cached: None,
-    on_progress: Callable[[int], None] = lambda done: None,
-) -> ExportWritten:
-    """Check an export, then write it to the file `out`: a kernel copy of the cached export
-    when there is one (`on_start(bytes, True)`, `on_progress(bytes copied)`), else the
-    rendered records (`on_start(records, False)`, `on_progress(records written)`)."""
-    from tunix_rt.datasets.export_cache import copy_entry
-
-    etag, total = await check_export(engine, key, fmt, split, system)
-    stream = open_export(engine, cache, key, fmt, split, system, etag)
-    if stream.cached is not None:
-        on_start(stream.cached_size, True)
-        copied = 0
-
-        def on_copied(size: int) -> None:
-            nonlocal copied
-            copied += size
-            on_progress(copied)
-
-        with stream.cached as entry:
-            copy_entry(entry, out, on_copied)
-        return ExportWritten(total, True)
-    on_start(total, False)
-    written = 0
-    async for chunk in stream.chunks:
-        out.write(chunk)
-        written += chunk.count(b"\n")
-        on_progress(written)
-    return ExportWritten(written, False)
+) -> PreparedExport:
+    """Check an export request (`check_export`) and open its bytes (`open_export`)."""
+    etag, records = await check_export(engine, key, fmt, split, system)
+    return PreparedExport(open_export(engine, cache, key, fmt, split, system, etag), records)
 
 
 async def manifest_counts(conn: AsyncConnection, key: str) -> dict[str, int]:
