@@ -68,46 +68,38 @@ async def create_evaluation(
         run_id=run_id,
         model_id=model_id,
         options=options.model_dump(mode="json"),
-        target_kind=target.kind,
-        target_name=target.name,
-        target_split=target.split,
-        target_sha256=target.sha256,
-        item_count=target.items,
         base=options.base,
+        **{column: getattr(target, field) for field, column in TARGET_COLUMNS.items()},
     )
+
+
+#: How an evaluation row stores its target: field of EvaluationTarget -> column.
+TARGET_COLUMNS = {
+    "kind": "target_kind",
+    "name": "target_name",
+    "split": "target_split",
+    "sha256": "target_sha256",
+    "items": "item_count",
+}
 
 
 def _target(row: Any) -> EvaluationTarget:
-    return EvaluationTarget(
-        kind=row.target_kind,
-        name=row.target_name,
-        split=row.target_split,
-        sha256=row.target_sha256,
-        items=row.item_count,
-    )
+    return EvaluationTarget(**{field: row._mapping[c] for field, c in TARGET_COLUMNS.items()})
 
 
 def _record(row: Any, items_done: int) -> EvaluationRecord:
+    """An `evaluations` row as the API shows it: its columns, its target, how many items are
+    stored, and the scorecards once it succeeded."""
     card = row.scorecard or {}
-    return EvaluationRecord(
-        id=row.id,
-        run_id=row.run_id,
-        status=row.status,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        model_id=row.model_id,
-        options=EvaluationOptions.model_validate(row.options),
-        target=_target(row),
-        host=row.host,
-        pid=row.pid,
-        cancel_requested=row.cancel_requested,
-        error=row.error,
-        items_done=items_done,
-        trained=Scorecard.model_validate(card["trained"]) if card.get("trained") else None,
-        base=Scorecard.model_validate(card["base"]) if card.get("base") else None,
-        delta=ScorecardDelta.model_validate(card["delta"]) if card.get("delta") else None,
-        traces_stored=row.traces_stored,
+    return EvaluationRecord.model_validate(
+        {
+            **row._mapping,
+            "target": _target(row),
+            "items_done": items_done,
+            "trained": card.get("trained") or None,
+            "base": card.get("base") or None,
+            "delta": card.get("delta") or None,
+        }
     )
 
 
@@ -197,19 +189,9 @@ def _decode_cursor(token: str, arity: int, what: str) -> list[Any]:
 
 
 def _item(row: Any) -> EvaluationItem:
-    return EvaluationItem(
-        index=row.idx,
-        subject=row.subject,
-        prompt=row.prompt,
-        expected=row.expected,
-        completion=row.completion,
-        answer=row.answer,
-        correct=row.correct,
-        format_ok=row.format_ok,
-        output_tokens=row.output_tokens,
-        samples=row.samples,
-        meta=row.meta,
-    )
+    """An `evaluation_items` row as the API shows it (its columns are the fields; `idx` is
+    `index`)."""
+    return EvaluationItem.model_validate({**row._mapping, "index": row.idx})
 
 
 async def list_items(
@@ -277,21 +259,8 @@ _SORT_COLUMNS: dict[SortKey, Any] = {
 
 def _summary(row: Any) -> EvaluationSummary:
     target = _target(row)
-    return EvaluationSummary(
-        id=row.id,
-        run_id=row.run_id,
-        status=row.status,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        model_id=row.model_id,
-        target=target.label,
-        target_sha256=target.sha256,
-        items=target.items,
-        base=row.base,
-        accuracy=row.accuracy,
-        base_accuracy=row.base_accuracy,
-        delta_accuracy=row.delta_accuracy,
-        format_rate=row.format_rate,
+    return EvaluationSummary.model_validate(
+        {**row._mapping, "target": target.label, "items": target.items}
     )
 
 
@@ -430,18 +399,6 @@ async def compare(
         counts=counts,
         a_accuracy=(counts["a_only"] + counts["both"]) / common if common else 0.0,
         b_accuracy=(counts["b_only"] + counts["both"]) / common if common else 0.0,
-        data=[
-            ComparedItem(
-                index=row.idx,
-                outcome=row.outcome,
-                prompt=row.prompt,
-                expected=row.expected,
-                a_answer=row.a_answer,
-                b_answer=row.b_answer,
-                a_completion=row.a_completion,
-                b_completion=row.b_completion,
-            )
-            for row in rows
-        ],
+        data=[ComparedItem.model_validate({**row._mapping, "index": row.idx}) for row in rows],
         next_cursor=_encode_cursor([rows[-1].rank, rows[-1].idx]) if more else None,
     )
