@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
 from tunix_rt.evals.schema import EvaluationOptions
 from tunix_rt.generators.arithmetic import Operation, generate_arithmetic
-from tunix_rt.runs.manifest import RunManifest, dataset_export_path
+from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.traces.schema import ReasoningTrace
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def manifest(recipe: Recipe, output_dir: str) -> RunManifest:
             "layers": recipe.layers,
             "width": recipe.width,
         },
-        "dataset": {"key": recipe.dataset_key, "path": dataset_export_path(recipe.dataset_key)},
+        "dataset": {"key": recipe.dataset_key},
         "training": {
             "learning_rate": recipe.learning_rate,
             "min_lr_ratio": recipe.min_lr_ratio,

@@ -49,7 +49,7 @@ def test_size_determinism_and_pinned_digest(name: str) -> None:
 def test_the_written_set_is_its_canonical_lines(name: str) -> None:
     spec = get_eval_set(name)
     out = io.BytesIO()
-    assert write_eval_set(out, name) == spec.item_count
+    assert write_eval_set(out, name) == (spec.item_count, spec.sha256)
     assert out.getvalue() == b"".join(eval_set_lines(name))
     expected = [t.model_dump_json().encode() for t in iter_eval_set(name)]
     assert out.getvalue().splitlines() == expected

@@ -34,17 +34,14 @@ def evalsets_export(
 
     The file is the set's canonical form: its sha256 is the digest pinned for the set.
     """
-    from tunix_rt.evals.evalsets import eval_set_digest, get_eval_set, write_eval_set
+    from tunix_rt.evals.evalsets import get_eval_set, write_eval_set
 
     with domain_errors():
         spec = get_eval_set(name)
     try:
         with atomic_output(output) as out:
-            written = write_eval_set(out, spec.name)
+            written, sha256 = write_eval_set(out, spec.name)
     except OSError as exc:
         raise fail(f"{output}: {exc.strerror or exc}") from None
     where = "stdout" if output == "-" else output
-    say(
-        f"exported {written:,} items of {spec.name} to {where} "
-        f"(sha256 {eval_set_digest(spec.name)})"
-    )
+    say(f"exported {written:,} items of {spec.name} to {where} (sha256 {sha256})")

@@ -127,16 +127,14 @@ def logs_(
     tail: Annotated[int, typer.Option(min=1)] = 200,
 ) -> None:
     """Print a run's log."""
-    from tunix_rt.runs import logs, store
-    from tunix_rt.runs.paths import LOG_FILE, run_dir
+    from tunix_rt.runs import logs, service
     from tunix_rt.settings import get_settings
 
     parsed = parse_id(run_id, "run")
-    path = run_dir(get_settings().runs_dir, parsed) / LOG_FILE
 
     async def main(engine: AsyncEngine) -> None:
         async with engine.connect() as conn:
-            await store.get_run(conn, parsed)
+            path = await service.run_log_path(conn, get_settings().runs_dir, parsed)
         if not follow:
             sys.stdout.write(logs.tail(path, tail))
             return

@@ -5,6 +5,7 @@ Its modules (each imported by name, so that reading a dataset loads no export co
 - `schema`: build requests, filters and manifests
 - `select`: the set-based SQL that picks a dataset's traces and splits them
 - `builder`: `build_dataset`, which selects, measures, hashes and writes the manifest
+- `paths`: where a dataset's files live (`manifest_path`)
 - `store`: reading built datasets (`require_dataset`, `list_datasets`, `get_manifest`)
 - `export`: streamed exports in every format, in manifest order
 - `export_cache`: finished exports kept on disk and copied again
@@ -16,6 +17,7 @@ __all__ = [
     "builder",
     "export",
     "export_cache",
+    "paths",
     "schema",
     "select",
     "service",

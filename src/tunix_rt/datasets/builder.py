@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tunix_rt.atomic_file import atomic_file
 from tunix_rt.clock import utc_now
 from tunix_rt.datasets.export import Batch, canonical_digest
+from tunix_rt.datasets.paths import manifest_path
 from tunix_rt.datasets.schema import (
     DatasetBuildRequest,
     DatasetBuilt,
@@ -39,15 +40,6 @@ from tunix_rt.traces.rows import char_count
 TEMPLATE_CHARS = 70
 STEP_PREFIX_CHARS = 4
 CHARS_PER_TOKEN = 4.0
-
-
-def manifest_path(data_dir: Path, key: str) -> Path:
-    """`<data_dir>/datasets/<key>/manifest.json`, refusing any key that would leave that folder."""
-    root = (data_dir / "datasets").resolve()
-    path = (root / key / "manifest.json").resolve()
-    if path.parent.parent != root:
-        raise InvalidInputError(f"dataset key {key!r} is not a plain name")
-    return path
 
 
 async def build_dataset(

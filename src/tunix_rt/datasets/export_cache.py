@@ -28,7 +28,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-from tunix_rt.datasets.builder import manifest_path
+from tunix_rt.datasets.paths import manifest_path
 from tunix_rt.settings import Settings
 
 SUFFIX = ".jsonl"

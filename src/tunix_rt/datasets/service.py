@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import delete as sql_delete
 
+from tunix_rt.datasets.paths import manifest_path
 from tunix_rt.datasets.store import dataset_record
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
 
 async def delete(engine: AsyncEngine, data_dir: Path, key: str) -> None:
     """Remove a dataset (its items go with it; traces stay) and its manifest file."""
-    from tunix_rt.datasets.builder import manifest_path
-
     async with engine.begin() as conn:
         result = await conn.execute(sql_delete(D).where(D.c.key == key))
         if result.rowcount == 0:
@@ -135,7 +134,8 @@ class PreparedExport:
         """Write the export to `out`; `on_progress` gets the bytes copied or records written."""
         from tunix_rt.datasets.export_cache import copy_entry
 
-        if self._stream.cached is not None:
+        if self.cached:
+            assert self._stream.cached is not None
             copied = 0
 
             def on_copied(size: int) -> None:

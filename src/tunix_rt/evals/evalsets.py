@@ -195,10 +195,13 @@ def eval_set_digest(name: str) -> str:
     return digest.hexdigest()
 
 
-def write_eval_set(out: IO[bytes], name: str) -> int:
-    """Write the set's canonical JSON Lines to `out`; returns how many items."""
+def write_eval_set(out: IO[bytes], name: str) -> tuple[int, str]:
+    """Write the set's canonical JSON Lines to `out`; returns how many items and their sha256
+    (the digest pinned for the set), hashed as they are written."""
+    digest = hashlib.sha256()
     written = 0
     for line in eval_set_lines(name):
         out.write(line)
+        digest.update(line)
         written += 1
-    return written
+    return written, digest.hexdigest()

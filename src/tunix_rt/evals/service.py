@@ -102,7 +102,7 @@ async def queue_after_run(
 
 
 async def latest(conn: AsyncConnection, run_id: uuid.UUID) -> EvaluationRecord:
-    await runs_store.get_run(conn, run_id)
+    await runs_store.require_run(conn, run_id)
     found = await store.latest_for_run(conn, run_id)
     if found is None:
         raise NotFoundError(f"run {run_id} has no evaluation")

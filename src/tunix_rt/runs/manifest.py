@@ -400,9 +400,7 @@ class ManifestRequest(Hyperparameters):
     def manifest(self) -> RunManifest:
         return RunManifest(
             model=ModelSection(model_id=self.model_id),
-            dataset=DatasetSection(
-                key=self.dataset_key, path=dataset_export_path(self.dataset_key)
-            ),
+            dataset=DatasetSection.model_validate({"key": self.dataset_key}),  # path from the key
             training=self.training(),
             output=OutputSection(output_dir=self.output_dir),
         )

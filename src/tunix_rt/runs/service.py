@@ -106,13 +106,13 @@ async def run_status(conn: AsyncConnection, run_id: uuid.UUID) -> RunStatusView:
 
 async def run_metrics(conn: AsyncConnection, run_id: uuid.UUID) -> list[MetricPoint]:
     """Every recorded step of a run, in order (404 for an unknown run)."""
-    await store.get_run(conn, run_id)
+    await store.require_run(conn, run_id)
     return await store.get_metrics(conn, run_id)
 
 
 async def run_log_path(conn: AsyncConnection, runs_dir: Path, run_id: uuid.UUID) -> Path:
     """Where a run's log is (404 for an unknown run; the file may not exist yet)."""
-    await store.get_run(conn, run_id)
+    await store.require_run(conn, run_id)
     return run_dir(runs_dir, run_id) / LOG_FILE
 
 
@@ -120,11 +120,11 @@ async def run_artifacts(
     conn: AsyncConnection, runs_dir: Path, run_id: uuid.UUID
 ) -> list[ArtifactInfo]:
     """Every file under a run's folder (404 for an unknown run)."""
-    await store.get_run(conn, run_id)
+    await store.require_run(conn, run_id)
     return await asyncio.to_thread(list_artifacts, runs_dir, run_id)
 
 
 async def run_artifact(conn: AsyncConnection, runs_dir: Path, run_id: uuid.UUID, name: str) -> Path:
     """One artifact's path; a name that leaves the run's folder is 404."""
-    await store.get_run(conn, run_id)
+    await store.require_run(conn, run_id)
     return artifact_path(runs_dir, run_id, name)

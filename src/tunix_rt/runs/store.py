@@ -31,6 +31,12 @@ def _record(row: Any) -> RunRecord:
     return RunRecord.model_validate(dict(row._mapping))
 
 
+async def require_run(conn: AsyncConnection, run_id: uuid.UUID) -> None:
+    """NotFoundError unless the run exists (one indexed lookup, no row decoded)."""
+    if (await conn.execute(select(R.c.id).where(R.c.id == run_id))).first() is None:
+        raise NotFoundError(f"run {run_id} not found")
+
+
 async def get_run(conn: AsyncConnection, run_id: uuid.UUID) -> RunRecord:
     row = (await conn.execute(select(R).where(R.c.id == run_id))).first()
     if row is None:

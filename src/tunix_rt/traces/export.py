@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import IO
+from typing import IO, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.db.models import traces_table
-from tunix_rt.formats import encode_line, renderer_for
+from tunix_rt.formats import encode_lines, renderer_for
 from tunix_rt.traces.lines import trace_line
 from tunix_rt.traces.store import TraceFilters, stream_traces
 
@@ -51,14 +51,14 @@ async def trace_record_lines(
     (`{id, prompts, trace_steps, final_answer, metadata}`), yielded a few hundred lines at a
     time for a streamed response."""
     render = renderer_for("trace")
-    buffer: list[bytes] = []
+    records: list[dict[str, Any]] = []
     async with engine.connect() as conn:
         async for trace_id, _created_at, payload in stream_traces(
             conn, filters=filters, limit=limit
         ):
-            buffer.append(encode_line(render(str(trace_id), payload, None)))
-            if len(buffer) >= _LINES_PER_CHUNK:
-                yield b"".join(buffer)
-                buffer = []
-    if buffer:
-        yield b"".join(buffer)
+            records.append(render(str(trace_id), payload, None))
+            if len(records) >= _LINES_PER_CHUNK:
+                yield encode_lines(records)
+                records = []
+    if records:
+        yield encode_lines(records)

@@ -77,14 +77,14 @@ async def scored_pair(
     conn: AsyncConnection, base: uuid.UUID, other: uuid.UUID
 ) -> tuple[ScoredTrace, ScoredTrace]:
     """Two stored traces, each with its baseline score (for side-by-side comparison)."""
-    pair = (
-        await get_trace(conn, base, label="base trace"),
-        await get_trace(conn, other, label="other trace"),
+
+    def scored(record: TraceRecord) -> ScoredTrace:
+        return ScoredTrace(**dict(record), score=baseline_score(record.payload).score)
+
+    return (
+        scored(await get_trace(conn, base, label="base trace")),
+        scored(await get_trace(conn, other, label="other trace")),
     )
-    first, second = (
-        ScoredTrace(**dict(record), score=baseline_score(record.payload).score) for record in pair
-    )
-    return first, second
 
 
 async def delete_trace(engine: AsyncEngine, trace_id: uuid.UUID) -> None:
