@@ -32,8 +32,12 @@ HTTP carries it: the API adds `body` or `query`, the CLI names the option.
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only annotations: importing the error tree loads no pydantic
+    from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
 
 
 class TunixRTError(Exception):
@@ -79,15 +83,22 @@ class ConfigurationError(UnavailableError):
     """A `TUNIX_RT_*` setting (environment or `.env`) is not acceptable; names the variable."""
 
 
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line naming each failing field, e.g. `steps.0.content: String should have ...`."""
-    return "; ".join(_describe(error) for error in exc.errors(include_url=False))
+def describe_validation_error(
+    exc: ValidationError, *, name_of: Callable[[str | int], str | None] | None = None
+) -> str:
+    """One line naming each failing field, e.g. `steps.0.content: String should have ...`.
+    `name_of(field)` may give a top-level field the name its user knows it by (a CLI option,
+    an environment variable); None keeps the field's own."""
+    return "; ".join(_describe(error, name_of) for error in exc.errors(include_url=False))
 
 
 def _message(error: ErrorDetails) -> str:
     return error["msg"].removeprefix("Value error, ")  # pydantic's prefix for our own checks
 
 
-def _describe(error: ErrorDetails) -> str:
-    where = ".".join(str(part) for part in error["loc"])
+def _describe(error: ErrorDetails, name_of: Callable[[str | int], str | None] | None = None) -> str:
+    loc = list(error["loc"])
+    if loc and name_of is not None and (name := name_of(loc[0])) is not None:
+        loc[0] = name
+    where = ".".join(str(part) for part in loc)
     return f"{where}: {_message(error)}" if where else _message(error)

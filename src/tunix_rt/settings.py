@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tunix_rt.errors import ConfigurationError
+from tunix_rt.errors import ConfigurationError, describe_validation_error
 
 ENV_PREFIX = "TUNIX_RT_"
 ENV_FILE = Path(".env")
@@ -41,7 +41,7 @@ def environment_values(
 class Settings(BaseModel):
     """Settings read from the environment (and an optional `.env` file)."""
 
-    model_config = ConfigDict(extra="ignore", validate_default=False)
+    model_config = ConfigDict(extra="ignore")
 
     @model_validator(mode="before")
     @classmethod
@@ -96,6 +96,5 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = f"{ENV_PREFIX}{str(first['loc'][0]).upper()}" if first["loc"] else "settings"
-        raise ConfigurationError(f"{name}: {first['msg']}") from None
+        message = describe_validation_error(exc, name_of=lambda f: f"{ENV_PREFIX}{f}".upper())
+        raise ConfigurationError(message) from None

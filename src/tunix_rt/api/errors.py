@@ -52,6 +52,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorMessage, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
+#: Methods whose fields travel in the body (the size guard reads their bodies; a field error
+#: of theirs is located in `body`, of any other method in `query`).
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 

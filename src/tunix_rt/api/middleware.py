@@ -8,7 +8,7 @@ from collections.abc import Callable
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_BODY_METHODS = {b"POST", b"PUT", b"PATCH"}
+from tunix_rt.api.errors import BODY_METHODS
 
 
 async def _send_json(
@@ -41,7 +41,7 @@ class BodySizeLimit:
         self.limit_for_path = limit_for_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"].encode() not in _BODY_METHODS:
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for_path(scope["path"])

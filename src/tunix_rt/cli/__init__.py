@@ -153,10 +153,11 @@ def main() -> None:
     try:
         app()
     except Exception as exc:
-        # A bad TUNIX_RT_* value, met wherever a command first reads the settings. Only a
-        # process that imported the error module can have raised one, so `--help` stays light.
+        # A domain error no command turned into its line (a bad TUNIX_RT_* value, met wherever
+        # a command first reads the settings): the same one line and exit 1. Only a process
+        # that imported the error module can have raised one, so `--help` stays light.
         errors = sys.modules.get("tunix_rt.errors")
-        if errors is None or not isinstance(exc, errors.ConfigurationError):
+        if errors is None or not isinstance(exc, errors.TunixRTError):
             raise
         from tunix_rt.cli.common import fail
 

@@ -40,11 +40,9 @@ def say(message: str) -> None:
 
 
 def _current_context() -> Any:
-    """The running command's context (newer Typer releases vendor Click, older ones import it)."""
-    try:
-        from typer._click.globals import get_current_context
-    except ImportError:  # pragma: no cover - an older Typer
-        from click import get_current_context  # type: ignore[no-redef]
+    """The running command's context (Typer's own copy of Click, as `cli/__init__` uses)."""
+    from typer._click.globals import get_current_context
+
     return get_current_context(silent=True)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import uuid
 from typing import TYPE_CHECKING, Annotated, Any
@@ -40,12 +39,7 @@ def options_from_cli(**values: Any) -> EvaluationOptions:
             {key: value for key, value in values.items() if value is not None}
         )
     except ValidationError as exc:
-        message = describe_validation_error(exc)
-        for field in EvaluationOptions.model_fields:  # the request's names, as the options'
-            option = option_name(field)
-            if option is not None:
-                message = re.sub(rf"\b{field}\b", option, message)
-        raise fail(message) from None
+        raise fail(describe_validation_error(exc, name_of=option_name)) from None
 
 
 async def run_foreground(
