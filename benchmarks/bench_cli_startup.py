@@ -1,10 +1,12 @@
 """CLI start-up time: `tunix-rt --help` and `tunix-rt datasets list` beside a bare interpreter.
 
-Each round starts, one after another, `python -c "import sqlite3"` (the baseline: an interpreter
-that loads one C extension), `tunix-rt --help`, and `tunix-rt datasets list` on a fresh SQLite
-database (migrated once beforehand) in a temporary folder. Alternating spreads any load on the
-machine over all three. Prints JSON: the median seconds of each and each command's median as a
-multiple of the baseline's.
+Each round starts, one after another and in an order rotated every round, `python -c "import
+sqlite3"` (the baseline: an interpreter that loads one C extension), `python -m tunix_rt --help`
+(the same code as the `tunix-rt` script, without the script's own start-up), and `python -m
+tunix_rt datasets list` on an empty SQLite database migrated once beforehand, in a temporary
+folder. Alternating spreads any load on the machine over all three. Prints JSON: the median
+seconds of each, and the median over rounds of each command's time divided by that round's
+baseline.
 
     python benchmarks/bench_cli_startup.py [--rounds 21]
 """
@@ -49,18 +51,22 @@ def main() -> None:
         )
         for argv in [BASELINE, *COMMANDS.values()]:  # warm the file cache and bytecode
             _seconds(argv, env, folder)
-        times: dict[str, list[float]] = {"baseline": [], **{name: [] for name in COMMANDS}}
-        for _ in range(args.rounds):
-            times["baseline"].append(_seconds(BASELINE, env, folder))
-            for name, argv in COMMANDS.items():
-                times[name].append(_seconds(argv, env, folder))
-    medians = {name: statistics.median(values) for name, values in times.items()}
+        programs = {"baseline": BASELINE, **COMMANDS}
+        names = list(programs)
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for round_ in range(args.rounds):
+            # Rotate the order each round, so no command always runs right after another.
+            shift = round_ % len(names)
+            for name in names[shift:] + names[:shift]:
+                times[name].append(_seconds(programs[name], env, folder))
+    ratios = {
+        name: [t / base for t, base in zip(times[name], times["baseline"], strict=True)]
+        for name in COMMANDS
+    }
     figures: dict[str, object] = {
         "rounds": args.rounds,
-        "median_seconds": {name: round(value, 4) for name, value in medians.items()},
-        "times_baseline": {
-            name: round(medians[name] / medians["baseline"], 1) for name in COMMANDS
-        },
+        "median_seconds": {name: round(statistics.median(v), 4) for name, v in times.items()},
+        "times_baseline": {name: round(statistics.median(r), 1) for name, r in ratios.items()},
     }
     json.dump(figures, sys.stdout, indent=2)
     sys.stdout.write("\n")

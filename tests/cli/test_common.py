@@ -4,39 +4,31 @@ option that set it."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-import orjson
-
-from helpers.factories import make_trace
-from helpers.server import cli_env
+from helpers.factories import make_trace, write_jsonl
+from helpers.server import cli_env, run_cli
 
 
 def tunix_rt(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tunix_rt", *args],
-        env=cli_env(database_url, COLUMNS="200", TUNIX_RT_DATA_DIR=str(tmp_path / "data")),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = cli_env(database_url, COLUMNS="200", TUNIX_RT_DATA_DIR=str(tmp_path / "data"))
+    return run_cli(env, *args, text=True)
 
 
-def test_an_invalid_field_is_named_by_its_option(sqlite_url: str, tmp_path: Path) -> None:
-    cursor = tunix_rt(sqlite_url, tmp_path, "traces", "list", "--cursor", "zzz")
+def test_an_invalid_field_is_named_by_its_option(database_url: str, tmp_path: Path) -> None:
+    cursor = tunix_rt(database_url, tmp_path, "traces", "list", "--cursor", "zzz")
     assert (cursor.returncode, cursor.stderr) == (
         1,
         "error: --cursor: cursor is not one that a trace list returned\n",
     )
 
     source = tmp_path / "in.jsonl"
-    source.write_bytes(b"".join(orjson.dumps(make_trace(n)) + b"\n" for n in range(4)))
-    assert tunix_rt(sqlite_url, tmp_path, "traces", "import", str(source)).returncode == 0
+    write_jsonl(source, [make_trace(n) for n in range(4)])
+    assert tunix_rt(database_url, tmp_path, "traces", "import", str(source)).returncode == 0
     splits = ("--split", "train=0.5", "--split", "val=0.5", "--seed", "1")
-    built = tunix_rt(sqlite_url, tmp_path, "datasets", "build", "d", "1", *splits)
+    built = tunix_rt(database_url, tmp_path, "datasets", "build", "d", "1", *splits)
     assert built.returncode == 0, built.stderr
-    split = tunix_rt(sqlite_url, tmp_path, "export", "d-1", "-o", "-", "--split", "nope")
+    split = tunix_rt(database_url, tmp_path, "export", "d-1", "-o", "-", "--split", "nope")
     assert (split.returncode, split.stdout, split.stderr) == (
         1,
         "",
@@ -44,5 +36,5 @@ def test_an_invalid_field_is_named_by_its_option(sqlite_url: str, tmp_path: Path
     )
 
     # A field no option sets (the build's filters, made of several options) stays unnamed.
-    empty = tunix_rt(sqlite_url, tmp_path, "datasets", "build", "x", "1", "--source", "nope")
+    empty = tunix_rt(database_url, tmp_path, "datasets", "build", "x", "1", "--source", "nope")
     assert (empty.returncode, empty.stderr) == (1, "error: no trace matches the filters\n")

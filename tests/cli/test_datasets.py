@@ -5,29 +5,24 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
-import orjson
 import yaml
 
-from helpers.factories import make_trace
-from helpers.server import cli_env
+from helpers.factories import make_trace, write_jsonl
+from helpers.server import cli_env, run_cli
 
 
 def tunix_rt(url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    env = cli_env(url, TUNIX_RT_DATA_DIR=str(data_dir), COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "tunix_rt", *args], env=env, capture_output=True, timeout=120
-    )
+    return run_cli(cli_env(url, TUNIX_RT_DATA_DIR=str(data_dir), COLUMNS="200"), *args)
 
 
 def test_build_export_manifest_round(database_url: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
     lines = [make_trace(n, source="a" if n % 2 else "b") for n in range(20)]
     source = tmp_path / "in.jsonl"
-    source.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    write_jsonl(source, lines)
     assert tunix_rt(database_url, data, "traces", "import", str(source)).returncode == 0
 
     built = tunix_rt(
@@ -123,7 +118,7 @@ def test_cli_errors_are_one_line(database_url: str, tmp_path: Path) -> None:
 def test_cli_export_copies_the_cached_export(database_url: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
     source = tmp_path / "in.jsonl"
-    source.write_bytes(b"".join(orjson.dumps(make_trace(n)) + b"\n" for n in range(30)))
+    write_jsonl(source, [make_trace(n) for n in range(30)])
     assert tunix_rt(database_url, data, "traces", "import", str(source)).returncode == 0
     built = tunix_rt(database_url, data, "datasets", "build", "cli", "v1", "--limit", "30")
     assert built.returncode == 0, built.stderr
@@ -151,7 +146,7 @@ async def test_a_date_or_a_naive_time_means_utc_in_the_cli_and_the_api(
     times += ["2020-01-01T01:00:00Z", "2020-01-02T00:00:00Z"]
     lines = [make_trace(n, prompt=f"clock {n}", created_at=t) for n, t in enumerate(times)]
     source = tmp_path / "in.jsonl"
-    source.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    write_jsonl(source, lines)
     assert tunix_rt(database_url, data, "traces", "import", str(source)).returncode == 0
 
     after, before = "2020-01-01", "2020-01-01T01:00:00"
@@ -179,7 +174,7 @@ def test_a_build_that_leaves_matching_traces_out_says_how_many_matched(
     data = tmp_path / "data"
     source = tmp_path / "in.jsonl"
     lines = [make_trace(n, prompt=f"count {n}") for n in range(1200)]
-    source.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    write_jsonl(source, lines)
     assert tunix_rt(database_url, data, "traces", "import", str(source)).returncode == 0
 
     taken = tunix_rt(database_url, data, "datasets", "build", "some", "v1")

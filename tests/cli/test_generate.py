@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-from helpers.server import cli_env
+from helpers.server import cli_env, run_cli
 from tunix_rt.evals.evalsets import EVAL_SETS
 from tunix_rt.generators import GENERATORS, generate
 from tunix_rt.generators.service import encode_trace_line
 
 
 def tunix_rt(database_url: str, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "tunix_rt", *args],
-        env=cli_env(database_url, COLUMNS="200"),
-        capture_output=True,
-        timeout=120,
-    )
+    return run_cli(cli_env(database_url, COLUMNS="200"), *args)
 
 
 def exported(database_url: str) -> list[dict[str, object]]:

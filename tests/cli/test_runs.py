@@ -10,15 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.server import cli_env
+from helpers.server import cli_env, run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def tunix_rt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "tunix_rt", *args], env=env, capture_output=True, timeout=600
-    )
+    return run_cli(env, *args, timeout=600)
 
 
 def test_train_in_the_foreground(sqlite_url: str, tmp_path: Path) -> None:

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-from helpers.factories import make_trace
-from helpers.server import cli_env
+from helpers.factories import make_trace, write_jsonl
+from helpers.server import cli_env, run_cli
 
 
 def tunix_rt(
     database_url: str, *args: str, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "tunix_rt", *args],
-        env=cli_env(database_url, COLUMNS="200"),
-        input=stdin,
-        capture_output=True,
-        timeout=120,
-    )
-
-
-def write_jsonl(path: Path, lines: list[object]) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
-    return path
+    return run_cli(cli_env(database_url, COLUMNS="200"), *args, stdin=stdin)
 
 
 def count(database_url: str) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from tunix_rt.db.functions import seed_constants
 
@@ -34,3 +37,9 @@ def reference_seed_position(seed: str, rank_key: int) -> int:
     prime = 2**31 - 1
     high, low = divmod(rank_key, 2**30)
     return (a1 * high + a2 * low + b) % prime
+
+
+def write_jsonl(path: Path, lines: list[Any]) -> Path:
+    """`lines` as a JSON Lines file at `path` (what `tunix-rt traces import` reads)."""
+    path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+    return path

@@ -1,4 +1,5 @@
-"""A real `tunix-rt serve` process on a free loopback port, for tests that need a live server."""
+"""A real `tunix-rt serve` process on a free loopback port, for tests that need a live server,
+and real `tunix-rt` command runs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 
@@ -26,6 +28,24 @@ def cli_env(database_url: str, **extra: str) -> dict[str, str]:
     env["TUNIX_RT_DATABASE_URL"] = database_url
     env.update(extra)
     return env
+
+
+def run_cli(
+    env: dict[str, str],
+    *args: str,
+    stdin: bytes | None = None,
+    text: bool = False,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[Any]:
+    """`tunix-rt ARGS` in a child process with `env` (from `cli_env`), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "tunix_rt", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=text,
+        timeout=timeout,
+    )
 
 
 @contextmanager
