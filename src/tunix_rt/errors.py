@@ -32,6 +32,7 @@ HTTP carries it: the API adds `body` or `query`, the CLI names the option.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -88,8 +89,12 @@ def describe_validation_error(
 ) -> str:
     """One line naming each failing field, e.g. `steps.0.content: String should have ...`.
     `name_of(field)` may give a top-level field the name its user knows it by (a CLI option,
-    an environment variable); None keeps the field's own."""
+    an environment variable); None keeps the field's own. A check of the whole request (no
+    field) words its fields by name: those words are renamed too."""
     return "; ".join(_describe(error, name_of) for error in exc.errors(include_url=False))
+
+
+_IDENTIFIER = re.compile(r"\b[a-z_][a-z0-9_]*\b")
 
 
 def _message(error: ErrorDetails) -> str:
@@ -98,6 +103,8 @@ def _message(error: ErrorDetails) -> str:
 
 def _describe(error: ErrorDetails, name_of: Callable[[str | int], str | None] | None = None) -> str:
     loc = list(error["loc"])
+    if name_of is not None and not loc:
+        return _IDENTIFIER.sub(lambda m: name_of(m.group()) or m.group(), _message(error))
     if loc and name_of is not None and (name := name_of(loc[0])) is not None:
         loc[0] = name
     where = ".".join(str(part) for part in loc)

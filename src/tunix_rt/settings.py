@@ -89,6 +89,11 @@ class Settings(BaseModel):
         return self.database_url.startswith("sqlite")
 
 
+def _variable(field: str | int) -> str | None:
+    """The environment variable that sets `field`."""
+    return f"{ENV_PREFIX}{field}".upper() if field in Settings.model_fields else None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (read once); a bad value is a ConfigurationError naming its
@@ -96,5 +101,5 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        message = describe_validation_error(exc, name_of=lambda f: f"{ENV_PREFIX}{f}".upper())
+        message = describe_validation_error(exc, name_of=_variable)
         raise ConfigurationError(message) from None
