@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEPS   := pyproject.toml constraints.txt
 
-.PHONY: run test quickstart lint bench install clean lock
+.PHONY: run test quickstart lint bench install clean lock browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,19 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: $(TRAIN_STAMP) lint
+# The browser tests drive the system Chromium (Debian package `chromium`); as root, `make test`
+# installs it when it is missing, otherwise those tests skip and say why.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make test: installing Chromium for the browser tests (apt-get install chromium)"; \
+	    apt-get install -y -qq chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }; \
+	  else \
+	    echo "make test: Chromium is not installed and this is not root: the browser tests will skip"; \
+	  fi; \
+	fi
+
+test: $(TRAIN_STAMP) lint browser
 	@$(BIN)/pytest --cov --cov-report=term; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure"; exit 1; fi; \
 	exit $$rc

@@ -15,6 +15,7 @@ from tunix_rt.api.routers import datasets, evaluations, generators, health, runs
 from tunix_rt.db.engine import create_engine
 from tunix_rt.runs.executor import RunExecutor
 from tunix_rt.settings import Settings, get_settings
+from tunix_rt.web import install_web
 
 
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None) -> FastAPI:
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.include_router(generators.router)
     app.include_router(runs.router)
     app.include_router(evaluations.router)
+    install_web(app, settings)
 
     def body_limit(path: str) -> int:
         if path == "/api/traces/batch":

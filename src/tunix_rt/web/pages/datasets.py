@@ -1,0 +1,7 @@
+"""The datasets pages."""
+
+from __future__ import annotations
+
+from tunix_rt.web.page import page_router
+
+router = page_router()
