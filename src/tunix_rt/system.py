@@ -3,8 +3,9 @@ is installed (Tunix, UNGAR, the JAX devices a run would train on)."""
 
 from __future__ import annotations
 
-import asyncio
+import subprocess
 import sys
+import threading
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -58,37 +59,39 @@ async def database_status(engine: AsyncEngine) -> DatabaseStatus:
 
 
 class JaxDevices:
-    """The JAX devices, found once by a child process in the background. `current()` is None
-    while it looks, `[]` when the training stack is not installed."""
+    """The JAX devices, found once by a child process on a background thread (so no request
+    waits for JAX to start). `current()` is None while it looks, `[]` when the training stack is
+    not installed."""
 
     def __init__(self) -> None:
-        self._task: asyncio.Task[list[str]] | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._devices: list[str] | None = None
 
     def current(self) -> list[str] | None:
         if missing_training_modules():
             return []
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._look())
-        if not self._task.done():
-            return None
-        return self._task.result()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._look, name="jax-devices", daemon=True)
+                self._thread.start()
+        return self._devices
 
-    async def _look(self) -> list[str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _DEVICES_SCRIPT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
+    def _look(self) -> None:
         try:
-            out, _ = await asyncio.wait_for(process.communicate(), _DEVICES_TIMEOUT_SECONDS)
-        except TimeoutError:
-            process.kill()
-            return ["(JAX did not answer)"]
-        if process.returncode != 0:
-            return ["(JAX failed to start)"]
-        return [line for line in out.decode().splitlines() if line.strip()]
+            done = subprocess.run(
+                [sys.executable, "-c", _DEVICES_SCRIPT],
+                capture_output=True,
+                text=True,
+                timeout=_DEVICES_TIMEOUT_SECONDS,
+            )
+        except subprocess.TimeoutExpired:
+            self._devices = ["(JAX did not answer)"]
+            return
+        if done.returncode != 0:
+            self._devices = ["(JAX failed to start)"]
+            return
+        self._devices = [line for line in done.stdout.splitlines() if line.strip()]
 
 
 jax_devices = JaxDevices()
