@@ -167,10 +167,11 @@ def run_cli(url: str, *args: str) -> tuple[float, int, str]:
 
 
 @contextmanager
-def live_server(url: str, port: int = 8765) -> Iterator[str]:
+def live_server(url: str, port: int = 8765, **env: str) -> Iterator[str]:
+    """`tunix-rt serve` on `url`, with extra TUNIX_RT_* settings from `env`."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tunix_rt", "serve", "--port", str(port)],
-        env=cli_env(url),
+        env=cli_env(url) | env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -35,6 +35,7 @@ def main() -> None:
         rows = ("--table-rows", args.table_rows)
         figures[f"traces_{backend}"] = run("bench_traces.py", "--backend", backend, *rows)
         figures[f"datasets_{backend}"] = run("bench_datasets.py", "--backend", backend, *rows)
+        figures[f"pages_{backend}"] = run("bench_pages.py", "--backend", backend, *rows)
     figures["runs"] = run("bench_runs.py")
     figures["training"] = run("bench_training.py")
     figures["evaluation"] = run("bench_evaluation.py")
