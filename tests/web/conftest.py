@@ -13,8 +13,10 @@ from helpers.browser import CHROMIUM_MISSING, PageErrors, chromium_path, launche
 from helpers.server import running_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # One browser per module: Playwright's synchronous API holds an event loop while it runs,
+    # which the async tests of the next modules must not find still open.
     if chromium_path() is None:
         pytest.skip(CHROMIUM_MISSING)
     with launched_browser() as launched:
