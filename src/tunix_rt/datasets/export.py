@@ -224,6 +224,20 @@ async def record_at(
     return None if row is None else renderer_for(fmt)(str(row.id), row.payload, None)
 
 
+async def first_records(
+    conn: AsyncConnection, key: str, fmt: str, count: int
+) -> list[dict[str, Any]]:
+    """The first `count` records of a dataset (manifest order) in `fmt`, e.g. for a preview."""
+    stmt = (
+        select(T.c.id, T.c.payload)
+        .join(I, I.c.trace_seq == T.c.seq)
+        .where(I.c.dataset_key == key, I.c.position < count)
+        .order_by(I.c.position)
+    )
+    render = renderer_for(fmt)
+    return [render(str(row.id), row.payload, None) for row in await conn.execute(stmt)]
+
+
 async def canonical_digest(
     conn: AsyncConnection, key: str, each_batch: Callable[[Batch], None] | None = None
 ) -> tuple[str, list[str]]:
