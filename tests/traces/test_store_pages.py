@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,7 +12,7 @@ from tunix_rt.traces import store
 from tunix_rt.traces.schema import ReasoningTrace
 
 
-async def _create(engine: AsyncEngine, n: int, **extra: object) -> uuid.UUID:
+async def _create(engine: AsyncEngine, n: int, **extra: Any) -> uuid.UUID:
     summary = await store.create_trace(
         engine, ReasoningTrace.model_validate(make_trace(n, **extra))
     )
