@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, literal, select, text, tuple_
+from sqlalchemy import ColumnElement, Row, delete, func, literal, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -190,22 +190,94 @@ async def list_traces(
 ) -> TracePage:
     """Newest first. Keyset paging with `cursor` (a page's `next_cursor`) costs the same at any
     depth; `offset` does not. One or the other."""
+    rows, next_cursor = await _newest_first(
+        conn, (T.c.trace_version,), limit=limit, offset=offset, cursor=cursor, filters=filters
+    )
+    items = [
+        TraceSummary(id=r.id, created_at=r.created_at, trace_version=r.trace_version) for r in rows
+    ]
+    return TracePage(items=items, next_cursor=next_cursor, has_more=next_cursor is not None)
+
+
+async def _newest_first(
+    conn: AsyncConnection,
+    columns: Sequence[ColumnElement[Any]],
+    *,
+    limit: int,
+    offset: int,
+    cursor: str | None,
+    filters: TraceFilters,
+) -> tuple[Sequence[Row[Any]], str | None]:
+    """One page of matching rows (`seq`, `id`, `created_at` and `columns`), newest first, and
+    the cursor of the next page (None on the last)."""
     if cursor is not None and offset:
         raise InvalidInputError("use either offset or cursor, not both", loc=("cursor",))
     after = Cursor.decode(cursor) if cursor is not None else None
-    stmt = select(T.c.seq, T.c.id, T.c.created_at, T.c.trace_version).where(*filters.conditions())
+    stmt = select(T.c.seq, T.c.id, T.c.created_at, *columns).where(*filters.conditions())
     if after is not None:
         position = tuple_(literal(after.created_at, UTCDateTime()), after.seq)
         stmt = stmt.where(tuple_(T.c.created_at, T.c.seq) < position)
     stmt = stmt.order_by(T.c.created_at.desc(), T.c.seq.desc()).limit(limit + 1).offset(offset)
     rows = (await conn.execute(stmt)).all()
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = Cursor(rows[-1].created_at, rows[-1].seq).encode() if has_more else None
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], Cursor(rows[limit - 1].created_at, rows[limit - 1].seq).encode()
+
+
+@dataclass(frozen=True)
+class TraceOverview:
+    """A trace as a list of traces shows it: the start of its prompt, its source, its steps."""
+
+    id: uuid.UUID
+    created_at: datetime
+    trace_version: str
+    source: str | None
+    #: The prompt's first `prompt_chars` characters, then an ellipsis when there is more.
+    prompt: str
+    step_count: int
+
+
+@dataclass(frozen=True)
+class TraceOverviewPage:
+    items: list[TraceOverview]
+    next_cursor: str | None
+
+
+async def list_trace_overviews(
+    conn: AsyncConnection,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    filters: TraceFilters = TraceFilters(),
+    prompt_chars: int = 160,
+) -> TraceOverviewPage:
+    """`list_traces` with what a table of traces shows, read from the indexed columns (no
+    payloads); a prompt is cut in SQL to `prompt_chars` characters and an ellipsis."""
+    prompt_start = func.substr(T.c.prompt, 1, prompt_chars + 1).label("prompt_start")
+    rows, next_cursor = await _newest_first(
+        conn,
+        (T.c.trace_version, T.c.source, T.c.step_count, prompt_start),
+        limit=limit,
+        offset=0,
+        cursor=cursor,
+        filters=filters,
+    )
     items = [
-        TraceSummary(id=r.id, created_at=r.created_at, trace_version=r.trace_version) for r in rows
+        TraceOverview(
+            id=r.id,
+            created_at=r.created_at,
+            trace_version=r.trace_version,
+            source=r.source,
+            prompt=_clip(r.prompt_start, prompt_chars),
+            step_count=r.step_count,
+        )
+        for r in rows
     ]
-    return TracePage(items=items, next_cursor=next_cursor, has_more=has_more)
+    return TraceOverviewPage(items=items, next_cursor=next_cursor)
+
+
+def _clip(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[:chars].rstrip() + "\u2026"
 
 
 async def stream_traces(
@@ -260,6 +332,30 @@ async def score_and_store(
         except IntegrityError as exc:  # the trace was deleted between the read and the write
             raise NotFoundError(f"trace {trace_id} not found") from exc
     return result
+
+
+@dataclass(frozen=True)
+class StoredScore:
+    """The latest score of a trace under one criteria, with what it was made of."""
+
+    criteria: str
+    score: float
+    details: dict[str, Any]
+    scored_at: datetime
+
+
+async def stored_scores(conn: AsyncConnection, trace_id: uuid.UUID) -> list[StoredScore]:
+    """The scores stored for trace `trace_id` (one per criteria scored), by criteria name."""
+    S = scores_table
+    stmt = (
+        select(S.c.criteria, S.c.score, S.c.details, S.c.scored_at)
+        .where(S.c.trace_id == trace_id)
+        .order_by(S.c.criteria)
+    )
+    return [
+        StoredScore(criteria=r.criteria, score=r.score, details=r.details, scored_at=r.scored_at)
+        for r in await conn.execute(stmt)
+    ]
 
 
 async def ping(engine: AsyncEngine) -> None:
