@@ -59,8 +59,9 @@ class PageErrors:
 
     def console(self, message: ConsoleMessage) -> None:
         url = message.location.get("url", "")
+        page_url = url.split("#", 1)[0]  # a form may post to an address with a fragment
         if message.type == "error" and not (
-            message.text.startswith("Failed to load resource") and url in self.error_pages
+            message.text.startswith("Failed to load resource") and page_url in self.error_pages
         ):
             self.messages.append(f"console: {message.text} ({url})")
 

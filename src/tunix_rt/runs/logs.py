@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
@@ -15,17 +16,43 @@ from tunix_rt.runs.paths import LOG_FILE
 from tunix_rt.runs.schema import FINISHED
 
 FOLLOW_POLL_SECONDS = 0.5
+TAIL_BLOCK_BYTES = 64 * 1024
+TAIL_MAX_BYTES = 8 * 1024 * 1024
 
 __all__ = ["LOG_FILE", "follow", "tail"]
 
 
-def tail(path: Path, lines: int) -> str:
-    """The last `lines` lines of the file ("" when it does not exist yet)."""
-    if not path.exists():
+def tail(path: Path, lines: int, *, block_size: int = TAIL_BLOCK_BYTES) -> str:
+    """The last `lines` lines of the file ("" when it does not exist yet).
+
+    Reads backwards from the end in blocks until it holds the lines, so a long log costs only
+    its tail; past TAIL_MAX_BYTES it stops and the oldest line it returns may be cut."""
+    if lines < 1:
         return ""
-    with path.open("rb") as handle:
-        last = deque(handle, maxlen=lines)
-    return b"".join(last).decode(errors="replace")
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return ""
+    with handle:
+        position = handle.seek(0, os.SEEK_END)
+        blocks: deque[bytes] = deque()
+        newlines = read = 0
+        # One newline more than the lines asked for: the one before the first line kept.
+        while position > 0 and newlines <= lines and read < TAIL_MAX_BYTES:
+            size = min(block_size, position)
+            position -= size
+            handle.seek(position)
+            block = handle.read(size)
+            blocks.appendleft(block)
+            newlines += block.count(b"\n")
+            read += size
+    data = b"".join(blocks)
+    if not data:
+        return ""
+    pieces = data.split(b"\n")
+    ended = pieces[-1] == b""
+    kept = pieces[-lines - 1 : -1] if ended else pieces[-lines:]
+    return (b"\n".join(kept) + (b"\n" if ended else b"")).decode(errors="replace")
 
 
 def _read_from(path: Path, offset: int) -> bytes:

@@ -53,6 +53,14 @@ class RunSummary(BaseModel):
     finished_at: datetime | None
 
 
+class RunOverview(RunSummary):
+    """A row of the runs table: the summary, the model, and the last recorded step."""
+
+    model_id: str | None
+    last_step: int | None
+    last_loss: float | None
+
+
 class RunRecord(RunSummary):
     manifest: dict[str, Any]
     host: str | None
@@ -82,3 +90,14 @@ class MetricPoint(BaseModel):
 class ArtifactInfo(BaseModel):
     name: str = Field(description="Path relative to the run's folder.")
     size: int
+
+
+class RunCurves(BaseModel):
+    """A run's metrics as (step, value) series for charts, at most `max_points` steps each
+    (every n-th step and the last), and its last recorded step."""
+
+    loss: list[tuple[int, float]]
+    eval_loss: list[tuple[int, float]]
+    learning_rate: list[tuple[int, float]]
+    tokens_per_second: list[tuple[int, float]]
+    last: MetricPoint | None

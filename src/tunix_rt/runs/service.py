@@ -17,7 +17,14 @@ from tunix_rt.runs import store
 from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import Hyperparameters, ManifestRequest, RunManifest
 from tunix_rt.runs.paths import LOG_FILE, artifact_path, list_artifacts, run_dir
-from tunix_rt.runs.schema import ArtifactInfo, MetricPoint, RunAccepted, RunRequest, RunStatusView
+from tunix_rt.runs.schema import (
+    ArtifactInfo,
+    MetricPoint,
+    RunAccepted,
+    RunCurves,
+    RunRequest,
+    RunStatusView,
+)
 
 
 async def sft_manifest(conn: AsyncConnection, request: ManifestRequest) -> RunManifest:
@@ -108,6 +115,19 @@ async def run_metrics(conn: AsyncConnection, run_id: uuid.UUID) -> list[MetricPo
     """Every recorded step of a run, in order (404 for an unknown run)."""
     await store.require_run(conn, run_id)
     return await store.get_metrics(conn, run_id)
+
+
+#: The most steps a chart of a run draws (`run_curves`); longer runs are thinned evenly.
+CURVE_POINTS = 400
+
+
+async def run_curves(
+    conn: AsyncConnection, run_id: uuid.UUID, max_points: int = CURVE_POINTS
+) -> RunCurves:
+    """A run's loss, eval loss, learning rate and tokens/s as chart series, at most
+    `max_points` steps each, and its last step (404 for an unknown run)."""
+    await store.require_run(conn, run_id)
+    return await store.metric_curves(conn, run_id, max_points)
 
 
 async def run_log_path(conn: AsyncConnection, runs_dir: Path, run_id: uuid.UUID) -> Path:

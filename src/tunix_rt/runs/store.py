@@ -6,14 +6,21 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, case, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.db.models import run_metrics_table as M
 from tunix_rt.db.models import runs_table as R
 from tunix_rt.errors import NotFoundError
 from tunix_rt.runs.jobs import insert_job
-from tunix_rt.runs.schema import MetricPoint, RunRecord, RunStatus, RunSummary
+from tunix_rt.runs.schema import (
+    MetricPoint,
+    RunCurves,
+    RunOverview,
+    RunRecord,
+    RunStatus,
+    RunSummary,
+)
 
 
 async def create_run(
@@ -96,3 +103,91 @@ async def last_metric(conn: AsyncConnection, run_id: uuid.UUID) -> MetricPoint |
     stmt = select(*_METRIC_COLUMNS).where(M.c.run_id == run_id).order_by(M.c.step.desc()).limit(1)
     row = (await conn.execute(stmt)).first()
     return None if row is None else MetricPoint.model_validate(dict(row._mapping))
+
+
+async def list_run_overviews(
+    conn: AsyncConnection,
+    *,
+    status: str | None = None,
+    dataset_key: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[list[RunOverview], bool]:
+    """`list_runs` with each run's model id (from its manifest) and last step and loss, in one
+    statement: the page of runs is chosen first, then only its rows look up their manifest and
+    their last metric (by the metrics' primary key)."""
+    page = select(
+        R.c.id, R.c.status, R.c.dataset_key, R.c.created_at, R.c.started_at, R.c.finished_at
+    )
+    if status is not None:
+        page = page.where(R.c.status == status)
+    if dataset_key is not None:
+        page = page.where(R.c.dataset_key == dataset_key)
+    chosen = page.order_by(R.c.created_at.desc(), R.c.id).limit(limit + 1).offset(offset).subquery()
+    latest = M.alias("latest")
+    last_step = (
+        select(func.max(latest.c.step)).where(latest.c.run_id == chosen.c.id).scalar_subquery()
+    )
+    stmt = (
+        select(
+            chosen,
+            R.c.manifest[("model", "model_id")].as_string().label("model_id"),
+            M.c.step.label("last_step"),
+            M.c.loss.label("last_loss"),
+        )
+        .join(R, R.c.id == chosen.c.id)
+        .outerjoin(M, and_(M.c.run_id == chosen.c.id, M.c.step == last_step))
+        .order_by(chosen.c.created_at.desc(), chosen.c.id)
+    )
+    rows = (await conn.execute(stmt)).all()
+    items = [RunOverview.model_validate(dict(r._mapping)) for r in rows[:limit]]
+    return items, len(rows) > limit
+
+
+def _stride(count: Any, max_points: int) -> Any:
+    """Every how many of `count` rows to keep so that they and the last are `max_points` at
+    most: 1 when all fit, else ceil(count / (max_points - 1))."""
+    return case((count <= max_points, 1), else_=(count + max_points - 2) // (max_points - 1))
+
+
+async def metric_curves(conn: AsyncConnection, run_id: uuid.UUID, max_points: int) -> RunCurves:
+    """A run's metrics as chart series, thinned in SQL to at most `max_points` (at least 2)
+    steps, every n-th and the last, and at most `max_points` eval losses, chosen alike."""
+    if max_points < 2:
+        raise ValueError("max_points must be at least 2")
+    numbered = (
+        select(
+            *_METRIC_COLUMNS,
+            func.row_number().over(order_by=M.c.step).label("n"),
+            func.count().over().label("total"),
+            func.count(M.c.eval_loss).over(order_by=M.c.step).label("eval_n"),
+            func.count(M.c.eval_loss).over().label("eval_total"),
+        )
+        .where(M.c.run_id == run_id)
+        .subquery()
+    )
+    c = numbered.c
+    in_steps = or_((c.n - 1) % _stride(c.total, max_points) == 0, c.n == c.total)
+    in_evals = and_(
+        c.eval_loss.is_not(None),
+        or_(
+            (c.eval_n - 1) % _stride(c.eval_total, max_points) == 0,
+            c.eval_n == c.eval_total,
+        ),
+    )
+    columns = [c[column.name] for column in _METRIC_COLUMNS]
+    stmt = (
+        select(*columns, in_steps.label("in_steps"), in_evals.label("in_evals"))
+        .where(or_(in_steps, in_evals))
+        .order_by(c.step)
+    )
+    rows = (await conn.execute(stmt)).all()
+    steps = [row for row in rows if row.in_steps]
+    last = steps[-1] if steps else None
+    return RunCurves(
+        loss=[(row.step, row.loss) for row in steps],
+        eval_loss=[(row.step, row.eval_loss) for row in rows if row.in_evals],
+        learning_rate=[(row.step, row.learning_rate) for row in steps],
+        tokens_per_second=[(row.step, row.tokens_per_second) for row in steps],
+        last=None if last is None else MetricPoint.model_validate(last, from_attributes=True),
+    )

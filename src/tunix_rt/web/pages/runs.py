@@ -1,7 +1,135 @@
-"""The runs pages."""
+"""`/runs`: the runs table, and one run's page: its status, live loss curve, learning rate and
+tokens/s, log tail, artifacts, evaluations, and the cancel button."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import Query, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+
+from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
+from tunix_rt.clock import utc_now
+from tunix_rt.datasets.store import list_datasets
+from tunix_rt.evals import store as evals_store
+from tunix_rt.runs import jobs, logs, store
+from tunix_rt.runs import service as runs_service
+from tunix_rt.runs.schema import FINISHED, RunStatus
+from tunix_rt.web.charts import Series, line_chart
+from tunix_rt.web.forms import read_form
 from tunix_rt.web.page import page_router
+from tunix_rt.web.render import render
 
 router = page_router()
+
+STATUSES: tuple[RunStatus, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
+#: How often the live parts of a run's page refresh while it can still change.
+REFRESH_MS = 2000
+LOG_LINES = 200
+#: The evaluations a run's page lists (newest first).
+EVALUATIONS_SHOWN = 50
+
+
+def _at_offset(request: Request, offset: int) -> str:
+    """This page's address (path and query) at another offset."""
+    url = request.url.include_query_params(offset=offset)
+    return f"{url.path}?{url.query}"
+
+
+@router.get("/runs")
+async def runs_page(
+    request: Request,
+    conn: Connection,
+    status_: Annotated[RunStatus | Literal[""] | None, Query(alias="status")] = None,
+    dataset_key: Annotated[str | None, Query(max_length=257)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> Response:
+    """Runs, newest first, filtered as `GET /api/tunix/runs` is, a page at a time."""
+    status = status_ or None
+    dataset_key = dataset_key or None
+    runs, more = await store.list_run_overviews(
+        conn, status=status, dataset_key=dataset_key, limit=limit, offset=offset
+    )
+    next_url = _at_offset(request, offset + limit) if more else None
+    previous_url = _at_offset(request, max(offset - limit, 0)) if offset else None
+    return render(
+        request,
+        "runs/list.html",
+        title="Runs",
+        runs=runs,
+        statuses=STATUSES,
+        datasets=await list_datasets(conn),
+        status=status or "",
+        dataset_key=dataset_key or "",
+        next_url=next_url,
+        previous_url=previous_url,
+        now=utc_now(),
+    )
+
+
+@router.get("/runs/{run_id}")
+async def run_page(
+    request: Request, run_id: uuid.UUID, conn: Connection, settings: AppSettings
+) -> Response:
+    run = await store.get_run(conn, run_id)
+    curves = await runs_service.run_curves(conn, run_id)
+    log_path = await runs_service.run_log_path(conn, settings.runs_dir, run_id)
+    return render(
+        request,
+        "runs/detail.html",
+        title=f"Run {str(run_id)[:8]}",
+        run=run,
+        final=run.status in FINISHED,
+        refresh_ms=REFRESH_MS,
+        curves=curves,
+        loss_chart=line_chart(
+            [Series("train loss", curves.loss), Series("eval loss", curves.eval_loss)],
+            x_label="step",
+            y_label="loss",
+            title="Training and eval loss by step",
+            testid="run:loss-chart",
+        ),
+        rate_chart=line_chart(
+            [Series("learning rate", curves.learning_rate)],
+            x_label="step",
+            y_label="learning rate",
+            title="Learning rate by step",
+            testid="run:lr-chart",
+        ),
+        speed_chart=line_chart(
+            [Series("tokens/s", curves.tokens_per_second)],
+            x_label="step",
+            y_label="tokens/s",
+            title="Tokens per second by step",
+            testid="run:speed-chart",
+        ),
+        log_tail=await asyncio.to_thread(logs.tail, log_path, LOG_LINES),
+        log_lines=LOG_LINES,
+        artifacts=await runs_service.run_artifacts(conn, settings.runs_dir, run_id),
+        evaluations=await evals_store.leaderboard(
+            conn, sort="date", run_id=run_id, limit=EVALUATIONS_SHOWN
+        ),
+        now=utc_now(),
+    )
+
+
+@router.post("/runs/{run_id}/cancel")
+async def cancel_run(request: Request, run_id: uuid.UUID, engine: Engine) -> Response:
+    """Cancel as `POST /api/tunix/runs/{id}/cancel` does: a queued run at once, a running one
+    within a few seconds."""
+    await read_form(request)
+    await jobs.request_cancel(engine, "run", run_id)
+    wake_executor(request)
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+@router.get("/runs/{run_id}/artifacts/{name:path}")
+async def download_artifact(
+    run_id: uuid.UUID, name: str, conn: Connection, settings: AppSettings
+) -> FileResponse:
+    """One of the run's files; a name that leaves the run's folder is the 404 page."""
+    path = await runs_service.run_artifact(conn, settings.runs_dir, run_id, name)
+    return FileResponse(path, filename=path.name, media_type="application/octet-stream")

@@ -14,6 +14,7 @@ function refreshRegion(region) {
         const page = new DOMParser().parseFromString(await response.text(), "text/html");
         const fresh = page.getElementById(region.id);
         if (fresh) {
+          keepOpen(region, fresh);
           region.replaceWith(fresh);
           refreshRegion(fresh);
           keepScrolledToEnd(fresh);
@@ -25,6 +26,14 @@ function refreshRegion(region) {
     }
     refreshRegion(region);
   }, interval);
+}
+
+// A <details id> the reader opened stays open when its region is swapped.
+function keepOpen(region, fresh) {
+  for (const open of region.querySelectorAll("details[id][open]")) {
+    const same = fresh.querySelector(`details#${CSS.escape(open.id)}`);
+    if (same) same.open = true;
+  }
 }
 
 // A log tail (data-tail) stays scrolled to its end.
