@@ -35,6 +35,19 @@ def test_a_line_chart_draws_each_series_with_its_points_inside_the_frame() -> No
     assert first[0][1] < first[1][1] < first[2][1]  # a falling loss is drawn going down
 
 
+def test_a_short_series_is_marked_point_by_point() -> None:
+    svg = str(
+        line_chart(
+            [Series("train loss", [(x, 1 / x) for x in range(1, 40)]), Series("eval", [(39, 0.5)])],
+            x_label="step",
+            y_label="loss",
+            title="Loss",
+        )
+    )
+    assert svg.count('<circle class="dot1"') == 0  # a long line needs no dots
+    assert svg.count('<circle class="dot2"') == 1 and "<title>eval: 0.5 at 39</title>" in svg
+
+
 def test_text_is_escaped() -> None:
     svg = str(line_chart([Series("<b>", [(0, 1), (1, 2)])], x_label="&", y_label="y", title='"t"'))
     assert "<b>" not in svg and "&lt;b&gt;" in svg and "&amp;" in svg and "&#x27;" not in svg

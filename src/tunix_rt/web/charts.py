@@ -16,6 +16,8 @@ MARGIN_LEFT = 56
 MARGIN_RIGHT = 16
 MARGIN_TOP = 14
 MARGIN_BOTTOM = 34
+#: Series with this many points or fewer get a dot at each point as well as the line.
+MARKED_POINTS = 12
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,12 @@ def line_chart(
             f'<polyline class="s{index}" points="{path}" data-series="{escape(one.name)}" '
             f'data-points="{len(one.points)}"><title>{escape(one.name)}</title></polyline>'
         )
+        if len(one.points) <= MARKED_POINTS:  # a line of one point is not seen: mark each
+            parts.extend(
+                f'<circle class="dot{index}" cx="{px(x):.1f}" cy="{py(y):.1f}" r="3.5">'
+                f"<title>{escape(one.name)}: {_label(y)} at {_label(x)}</title></circle>"
+                for x, y in one.points
+            )
     parts.append("</svg>")
     return Markup("".join(parts))
 
