@@ -124,6 +124,15 @@ class Scorecard(BaseModel):
     groups: list[GroupScore]
 
 
+class BreakdownRow(BaseModel):
+    """One group of a scorecard's breakdown beside the base's score of the same group."""
+
+    label: str = Field(description="The group's values, joined with ' · ' (an en dash for none).")
+    trained: GroupScore
+    base_accuracy: float | None
+    delta_accuracy: float | None = Field(description="trained - base, when the base has it.")
+
+
 class GroupDelta(BaseModel):
     values: list[Any]
     accuracy: float
