@@ -533,3 +533,20 @@ def test_posts_without_the_csrf_token_are_refused(seeded: Seeded) -> None:
             refused = client.post(f"/evaluations/{seeded.running}/{action}", data={})
             assert refused.status_code == 403, action
             assert "security token" in refused.text
+
+
+def test_a_cursor_the_pages_did_not_give_is_refused(seeded: Seeded) -> None:
+    for path, message in (
+        ("/evaluations?cursor=bm9wZQ", "cursor is not one that an evaluation list returned"),
+        (
+            f"/evaluations/{seeded.best}?cursor=bm9wZQ",
+            "cursor is not one that an item list returned",
+        ),
+        (
+            f"/evaluations/compare?a={seeded.best}&b={seeded.gain}&cursor=bm9wZQ",
+            "cursor is not one that a comparison returned",
+        ),
+    ):
+        refused = httpx.get(f"{seeded.url}{path}")
+        assert refused.status_code == 422, path
+        assert message in refused.text, path
