@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from tunix_rt.evals.schema import Scorecard
 from tunix_rt.evals.scoring import (
     SampleScore,
     ScoredItem,
+    breakdown,
     delta,
+    group_label,
     group_values,
     majority_answer,
     scorecard,
@@ -107,3 +110,37 @@ def test_group_values_take_json_scalars_only() -> None:
         None,
         None,
     )
+
+
+def test_breakdown_puts_the_base_beside_each_group() -> None:
+    def card(items: list[ScoredItem]) -> Scorecard:
+        return scorecard(
+            items, group_keys=["operation", "digits"], generation_seconds=1, wall_seconds=1
+        )
+
+    trained = card(
+        [
+            ScoredItem(0, (sample("1", True),), ("add", 2)),
+            ScoredItem(1, (sample("2", True),), ("add", 3)),
+            ScoredItem(2, (sample("3", False),), ("add", 3)),
+            ScoredItem(3, (sample("4", True),), ("sub", None)),
+        ]
+    )
+    base = card(
+        [
+            ScoredItem(0, (sample("1", False),), ("add", 2)),
+            ScoredItem(1, (sample("2", True),), ("add", 3)),
+        ]
+    )
+    rows = breakdown(trained, base)
+    assert [(r.label, r.trained.accuracy, r.base_accuracy, r.delta_accuracy) for r in rows] == [
+        ("add \u00b7 2", 1.0, 0.0, 1.0),
+        ("add \u00b7 3", 0.5, 1.0, -0.5),
+        ("sub \u00b7 \u2013", 1.0, None, None),
+    ]
+    assert [(r.label, r.base_accuracy, r.delta_accuracy) for r in breakdown(trained, None)] == [
+        ("add \u00b7 2", None, None),
+        ("add \u00b7 3", None, None),
+        ("sub \u00b7 \u2013", None, None),
+    ]
+    assert group_label(["high", True]) == "high \u00b7 True"

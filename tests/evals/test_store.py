@@ -389,3 +389,65 @@ async def test_a_dataset_target_needs_an_expected_answer_on_every_trace(
         await pin(engine, EvaluationOptions(dataset_key=good, split="val"))
     with pytest.raises(NotFoundError):
         await pin(engine, EvaluationOptions(dataset_key="nope-1"))
+
+
+async def test_items_wrong_answers_first_page_by_rank_and_index(engine: AsyncEngine) -> None:
+    run_id = await succeeded_run(engine)
+    evaluation_id = await finished_evaluation(
+        engine, run_id, trained=["42", "0", "20", "1"], base=["0", "42", "0", "-1"]
+    )
+    async with engine.connect() as conn:
+        whole = await store.list_items(conn, evaluation_id, order="wrong_first")
+        assert [(i.index, i.correct) for i in whole.data] == [
+            (1, False),
+            (3, False),
+            (0, True),
+            (2, True),
+        ]
+        assert whole.next_cursor is None
+        seen, cursor = [], None
+        while True:
+            page = await store.list_items(
+                conn, evaluation_id, order="wrong_first", limit=1, cursor=cursor
+            )
+            seen += [i.index for i in page.data]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == [1, 3, 0, 2]
+        base = await store.list_items(conn, evaluation_id, subject="base", order="wrong_first")
+        assert [i.index for i in base.data] == [0, 2, 1, 3]
+        right = await store.list_items(conn, evaluation_id, correct=True, order="wrong_first")
+        assert [i.index for i in right.data] == [0, 2]
+        # A cursor of one order is refused by the other.
+        by_index = await store.list_items(conn, evaluation_id, limit=1)
+        with pytest.raises(InvalidInputError, match="cursor"):
+            await store.list_items(
+                conn, evaluation_id, order="wrong_first", cursor=by_index.next_cursor
+            )
+
+
+async def test_leaderboard_rows_carry_the_interval_and_the_choices_list_targets(
+    engine: AsyncEngine,
+) -> None:
+    from tunix_rt.evals.scoring import wilson_interval
+
+    run_id = await succeeded_run(engine)
+    finished = await finished_evaluation(engine, run_id, ["42", "42", "20", "0"], base=None)
+    await store.create_evaluation(
+        engine,
+        run_id=run_id,
+        model_id="google/gemma-3-270m",
+        options=EvaluationOptions(dataset_key="fresh-v1"),
+        target=EvaluationTarget(kind="dataset", name="fresh-v1", sha256="cd" * 32, items=2),
+    )
+    async with engine.connect() as conn:
+        (row,) = (await store.leaderboard(conn)).data
+        assert row.id == finished
+        assert (row.accuracy_low, row.accuracy_high) == pytest.approx(wilson_interval(3, 4))
+        queued = (await store.leaderboard(conn, sort="date")).data[0]
+        assert (queued.accuracy, queued.accuracy_low, queued.accuracy_high) == (None, None, None)
+        choices = await store.leaderboard_choices(conn)
+    assert choices.evalsets == ["arithmetic-add-sub-v1"]
+    assert choices.dataset_keys == ["fresh-v1"]
+    assert choices.model_ids == ["google/gemma-3-270m", "tunix-rt/tiny"]

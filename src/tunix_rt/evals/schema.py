@@ -15,6 +15,8 @@ EvaluationStatus = Literal["queued", "running", "succeeded", "failed", "cancelle
 Subject = Literal["trained", "base"]
 TargetKind = Literal["evalset", "dataset"]
 SortKey = Literal["accuracy", "delta", "date"]
+#: How an item list is ordered: by index, or the wrong answers first (each part by index).
+ItemOrder = Literal["index", "wrong_first"]
 SPLIT_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 META_KEY_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -122,6 +124,15 @@ class Scorecard(BaseModel):
     groups: list[GroupScore]
 
 
+class BreakdownRow(BaseModel):
+    """One group of a scorecard's breakdown beside the base's score of the same group."""
+
+    label: str = Field(description="The group's values, joined with ' · ' (an en dash for none).")
+    trained: GroupScore
+    base_accuracy: float | None
+    delta_accuracy: float | None = Field(description="trained - base, when the base has it.")
+
+
 class GroupDelta(BaseModel):
     values: list[Any]
     accuracy: float
@@ -158,9 +169,19 @@ class EvaluationSummary(BaseModel):
     items: int
     base: bool
     accuracy: float | None
+    accuracy_low: float | None = Field(default=None, description="95% Wilson interval, lower end.")
+    accuracy_high: float | None = Field(default=None, description="95% Wilson interval, upper end.")
     base_accuracy: float | None
     delta_accuracy: float | None
     format_rate: float | None
+
+
+class LeaderboardChoices(BaseModel):
+    """What the leaderboard can be filtered by: the targets and models evaluated so far."""
+
+    evalsets: list[str]
+    dataset_keys: list[str]
+    model_ids: list[str]
 
 
 class EvaluationRecord(BaseModel):

@@ -16,7 +16,13 @@ from typing import Any
 
 from tunix_rt.evals.answers import answer_match, normalize_answer
 from tunix_rt.evals.completions import parse_completion
-from tunix_rt.evals.schema import GroupDelta, GroupScore, Scorecard, ScorecardDelta
+from tunix_rt.evals.schema import (
+    BreakdownRow,
+    GroupDelta,
+    GroupScore,
+    Scorecard,
+    ScorecardDelta,
+)
 
 Z_95 = 1.959963984540054
 
@@ -186,3 +192,30 @@ def delta(trained: Scorecard, base: Scorecard) -> ScorecardDelta:
             if tuple(g.values) in base_groups
         ],
     )
+
+
+#: What a breakdown label shows for a group value the item lacked.
+NO_VALUE = "\u2013"
+
+
+def group_label(values: Sequence[Any]) -> str:
+    """`["add", 2]` -> `add · 2`; a missing value is an en dash."""
+    return " \u00b7 ".join(NO_VALUE if value is None else str(value) for value in values)
+
+
+def breakdown(trained: Scorecard, base: Scorecard | None) -> list[BreakdownRow]:
+    """The trained scorecard's groups in its order, each with the base's accuracy of the same
+    group and the difference (None where the base lacks the group or was not evaluated)."""
+    base_groups = {tuple(g.values): g for g in base.groups} if base is not None else {}
+    rows = []
+    for group in trained.groups:
+        theirs = base_groups.get(tuple(group.values))
+        rows.append(
+            BreakdownRow(
+                label=group_label(group.values),
+                trained=group,
+                base_accuracy=None if theirs is None else theirs.accuracy,
+                delta_accuracy=None if theirs is None else group.accuracy - theirs.accuracy,
+            )
+        )
+    return rows

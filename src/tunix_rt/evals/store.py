@@ -40,7 +40,9 @@ from tunix_rt.evals.schema import (
     EvaluationStatus,
     EvaluationSummary,
     EvaluationTarget,
+    ItemOrder,
     ItemPage,
+    LeaderboardChoices,
     Scorecard,
     ScorecardDelta,
     SortKey,
@@ -201,28 +203,36 @@ async def list_items(
     subject: Subject = "trained",
     correct: bool | None = None,
     format_ok: bool | None = None,
+    order: ItemOrder = "index",
     limit: int = 50,
     cursor: str | None = None,
 ) -> ItemPage:
-    """Items in index order; keyset paging on the index."""
+    """Items in index order, or the wrong ones first (`wrong_first`, each part in index order);
+    keyset paging on the (wrong-first rank and) index."""
     await require_evaluation(conn, evaluation_id)
     stmt = select(EI).where(EI.c.evaluation_id == evaluation_id, EI.c.subject == subject)
     if correct is not None:
         stmt = stmt.where(EI.c.correct == correct)
     if format_ok is not None:
         stmt = stmt.where(EI.c.format_ok == format_ok)
+    # A wrong answer ranks 0, a correct one 1: one integer sorts alike on both databases.
+    keys: list[Any] = [EI.c.idx]
+    if order == "wrong_first":
+        keys.insert(0, case((EI.c.correct, 1), else_=0))
     if cursor is not None:
-        (after,) = _decode_cursor(cursor, 1, "an item list")
-        if not isinstance(after, int):
+        after = _decode_cursor(cursor, len(keys), "an item list")
+        if not all(isinstance(value, int) for value in after):
             raise InvalidInputError("cursor is not one that an item list returned", loc=("cursor",))
-        stmt = stmt.where(EI.c.idx > after)
-    rows = (await conn.execute(stmt.order_by(EI.c.idx).limit(limit + 1))).all()
+        stmt = stmt.where(tuple_(*keys) > tuple_(*map(literal, after)))
+    rows = (await conn.execute(stmt.order_by(*keys).limit(limit + 1))).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return ItemPage(
-        data=[_item(row) for row in rows],
-        next_cursor=_encode_cursor([rows[-1].idx]) if more else None,
-    )
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        head = [int(last.correct)] if order == "wrong_first" else []
+        next_cursor = _encode_cursor([*head, last.idx])
+    return ItemPage(data=[_item(row) for row in rows], next_cursor=next_cursor)
 
 
 async def all_items(
@@ -259,8 +269,15 @@ _SORT_COLUMNS: dict[SortKey, Any] = {
 
 def _summary(row: Any) -> EvaluationSummary:
     target = _target(row)
+    trained = (row.scorecard or {}).get("trained") or {}
     return EvaluationSummary.model_validate(
-        {**row._mapping, "target": target.label, "items": target.items}
+        {
+            **row._mapping,
+            "target": target.label,
+            "items": target.items,
+            "accuracy_low": trained.get("accuracy_low"),
+            "accuracy_high": trained.get("accuracy_high"),
+        }
     )
 
 
@@ -323,6 +340,20 @@ def _cursor_position(token: str, with_value: bool) -> ColumnElement[Any]:
     if with_value:
         parts.insert(0, literal(float(values[0])))
     return tuple_(*parts)
+
+
+async def leaderboard_choices(conn: AsyncConnection) -> LeaderboardChoices:
+    """The eval sets, datasets and models that have evaluations, each sorted."""
+    targets = await conn.execute(
+        select(E.c.target_kind, E.c.target_name).distinct().order_by(E.c.target_name)
+    )
+    names: dict[str, list[str]] = {"evalset": [], "dataset": []}
+    for kind, name in targets.all():
+        names[kind].append(name)
+    models = await conn.execute(select(E.c.model_id).distinct().order_by(E.c.model_id))
+    return LeaderboardChoices(
+        evalsets=names["evalset"], dataset_keys=names["dataset"], model_ids=list(models.scalars())
+    )
 
 
 # --- comparing two evaluations -------------------------------------------------------------
