@@ -4,13 +4,14 @@ their final answers and baseline scores (the API's `GET /api/traces/compare`).""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from tunix_rt.api.deps import Connection
-from tunix_rt.traces.comparison import aligned_steps
+from tunix_rt.traces.comparison import StepRow, aligned_steps
+from tunix_rt.traces.schema import ScoredTrace
 from tunix_rt.traces.store import list_traces, scored_pair
 from tunix_rt.web.forms import field_errors
 from tunix_rt.web.page import page_router
@@ -36,21 +37,32 @@ async def compare(
     request: Request, conn: Connection, base: IdParam = None, other: IdParam = None
 ) -> Response:
     latest = (await list_traces(conn, limit=LATEST)).items
-    given = {name: value for name, value in (("base", base), ("other", other)) if value}
-    context: dict[str, Any] = {"title": "Compare traces", "latest": latest, "base": base, "other": other}
-    if not given:
-        return render(request, "compare/compare.html", errors={}, pair=None, **context)
-    try:
-        pick = Pick.model_validate(given)
-    except ValidationError as exc:
+
+    def page(
+        status_code: int = 200,
+        errors: dict[str, str] | None = None,
+        pair: tuple[ScoredTrace, ScoredTrace] | None = None,
+        rows: list[StepRow] | None = None,
+    ) -> Response:
         return render(
             request,
             "compare/compare.html",
-            status_code=422,
-            errors=field_errors(exc),
-            pair=None,
-            **context,
+            status_code=status_code,
+            title="Compare traces",
+            latest=latest,
+            base=base,
+            other=other,
+            errors=errors or {},
+            pair=pair,
+            rows=rows or [],
         )
+
+    given = {name: value for name, value in (("base", base), ("other", other)) if value}
+    if not given:
+        return page()
+    try:
+        pick = Pick.model_validate(given)
+    except ValidationError as exc:
+        return page(422, errors=field_errors(exc))
     pair = await scored_pair(conn, pick.base, pick.other)
-    rows = aligned_steps(pair[0].payload, pair[1].payload)
-    return render(request, "compare/compare.html", errors={}, pair=pair, rows=rows, **context)
+    return page(pair=pair, rows=aligned_steps(pair[0].payload, pair[1].payload))
