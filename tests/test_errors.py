@@ -32,6 +32,7 @@ EXPECTED_STATUS = {
     "ModelLoadError": 422,
     "TokenizerError": 422,
     "TrainingError": 422,
+    "UploadRefused": 422,
     "UnavailableError": 503,
     "ConfigurationError": 503,
 }

@@ -18,7 +18,8 @@ Every class has exactly one base, so the branch an error sits on decides how it 
     │   ├── DatasetError                  (training.data)
     │   ├── ModelLoadError                (training.models)
     │   ├── TokenizerError                (training.tokenizer)
-    │   └── TrainingError                 (training.runner)
+    │   ├── TrainingError                 (training.runner)
+    │   └── UploadRefused                 (traces.upload)
     └── UnavailableError [503]            a dependency (database, training stack) is missing
         └── ConfigurationError            a TUNIX_RT_* setting is not acceptable (settings)
 

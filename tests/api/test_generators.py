@@ -231,8 +231,18 @@ async def test_generic_generate_uses_params(client: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("name", "body", "loc", "message"),
     [
-        ("arithmetic", {"count": 1, "params": {"digits": 11}}, ["body", "params"], "digits"),
-        ("arithmetic", {"count": 1, "params": {"operation": "div"}}, ["body", "params"], "div"),
+        (
+            "arithmetic",
+            {"count": 1, "params": {"digits": 11}},
+            ["body", "params", "digits"],
+            "digits",
+        ),
+        (
+            "arithmetic",
+            {"count": 1, "params": {"operation": "div"}},
+            ["body", "params", "operation"],
+            "div",
+        ),
         ("arithmetic", {"count": 1, "params": {"colour": "red"}}, ["body", "params"], "colour"),
         ("high-card-duel", {"count": 1, "params": {"x": 1}}, ["body", "params"], "none"),
         ("high-card-duel", {"count": 5, "seed": 1_000_000}, ["body", "seed"], "reserved"),

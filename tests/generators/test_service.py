@@ -94,7 +94,7 @@ async def test_one_request_previews_the_head_of_what_it_stores(engine: AsyncEngi
 @pytest.mark.parametrize(
     ("name", "count", "seed", "params", "loc"),
     [
-        ("arithmetic", 1, 0, {"digits": 99}, ("params",)),
+        ("arithmetic", 1, 0, {"digits": 99}, ("params", "digits")),
         ("arithmetic", 1, 0, {"base": 2}, ("params",)),
         ("high-card-duel", 10, 999_995, {}, ("seed",)),
         ("high-card-duel", -1, 0, {}, ("count",)),

@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     install_web(app, settings)
 
     def body_limit(path: str) -> int:
-        if path == "/api/traces/batch":
+        if path in ("/api/traces/batch", "/upload"):
             return settings.batch_max_bytes
         return settings.trace_max_bytes
 

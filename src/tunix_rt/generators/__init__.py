@@ -45,7 +45,8 @@ __all__ = [
 ParamValue = int | str
 
 _PARAMS = ("params",)
-"""Where a bad parameter is reported: the request's `params`."""
+"""Where a bad parameter is reported: the request's `params` (and within it the parameter's
+name, when the value of a known parameter is refused)."""
 
 
 @dataclass(frozen=True)
@@ -66,18 +67,21 @@ class ParamSpec:
             if isinstance(value, str) and value.strip().lstrip("-").isdigit():
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise GeneratorError(f"{self.name} must be an integer, got {value!r}", loc=_PARAMS)
+                raise GeneratorError(
+                    f"{self.name} must be an integer, got {value!r}", loc=(*_PARAMS, self.name)
+                )
             low = self.minimum if self.minimum is not None else value
             high = self.maximum if self.maximum is not None else value
             if not low <= value <= high:
                 raise GeneratorError(
-                    f"{self.name} must be between {low} and {high}, got {value}", loc=_PARAMS
+                    f"{self.name} must be between {low} and {high}, got {value}",
+                    loc=(*_PARAMS, self.name),
                 )
             return value
         if not isinstance(value, str) or (self.choices and value not in self.choices):
             allowed = ", ".join(self.choices) if self.choices else "a string"
             raise GeneratorError(
-                f"{self.name} must be one of {allowed}, got {value!r}", loc=_PARAMS
+                f"{self.name} must be one of {allowed}, got {value!r}", loc=(*_PARAMS, self.name)
             )
         return value
 

@@ -9,6 +9,18 @@ Its modules (each imported by name):
 - `lines`: the import-readable JSON Lines form of a trace (no database needed)
 - `export`: streamed exports that `traces import` reads back
 - `scoring`: the scoring criteria
+- `upload`: a pasted or uploaded document of traces (one, an array, JSON Lines), all or nothing
+- `comparison`: two traces side by side, their steps aligned
 """
 
-__all__ = ["export", "importer", "lines", "rows", "schema", "scoring", "store"]
+__all__ = [
+    "comparison",
+    "export",
+    "importer",
+    "lines",
+    "rows",
+    "schema",
+    "scoring",
+    "store",
+    "upload",
+]

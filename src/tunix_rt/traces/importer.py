@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -33,6 +35,8 @@ class ImportReport:
     stored: int = 0
     errors: list[LineError] = field(default_factory=list)
     committed: bool = False
+    #: The stored traces' ids in file order, when the import was asked to keep them.
+    ids: list[uuid.UUID] = field(default_factory=list)
 
 
 async def import_lines(
@@ -41,13 +45,15 @@ async def import_lines(
     *,
     skip_invalid: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    keep_ids: bool = False,
 ) -> ImportReport:
     """Validate and store every line of a JSONL stream, atomically.
 
     By default a single bad line stores nothing (every bad line is still reported); with
     `skip_invalid` the good lines are stored. Either way the import is one transaction, so an
     interrupted import leaves the database as it was. `on_progress(lines_read, bytes_read)` is
-    called after each chunk.
+    called after each chunk. With `keep_ids` the report lists the stored traces' ids (a large
+    import is better without: they stay in memory until it ends).
     """
     report = ImportReport()
     seen_ids: set[object] = set()
@@ -63,11 +69,15 @@ async def import_lines(
             if raw.strip():
                 chunk.append((lines_read, raw))
             if len(chunk) >= CHUNK_LINES:
-                pending = await _import_chunk(conn, chunk, report, seen_ids, skip_invalid, pending)
+                pending = await _import_chunk(
+                    conn, chunk, report, seen_ids, skip_invalid, pending, keep_ids
+                )
                 chunk = []
                 if on_progress:
                     on_progress(lines_read, bytes_read)
-        pending = await _import_chunk(conn, chunk, report, seen_ids, skip_invalid, pending)
+        pending = await _import_chunk(
+            conn, chunk, report, seen_ids, skip_invalid, pending, keep_ids
+        )
         if pending is not None:
             await pending
         if on_progress:
@@ -75,6 +85,7 @@ async def import_lines(
         if report.errors and not skip_invalid:
             await conn.rollback()
             report.stored = 0
+            report.ids = []
         else:
             await conn.commit()
             report.committed = True
@@ -88,6 +99,7 @@ async def _import_chunk(
     seen_ids: set[object],
     skip_invalid: bool,
     pending: asyncio.Task[None] | None,
+    keep_ids: bool,
 ) -> asyncio.Task[None] | None:
     """Validate a chunk, wait for the previous chunk's insert, start this one's."""
     rows, explicit_ids = _validate_chunk(chunk, report, seen_ids)
@@ -98,6 +110,8 @@ async def _import_chunk(
     if report.errors and not skip_invalid:
         return None  # the import will be rolled back; keep validating to report every bad line
     report.stored += len(rows)
+    if keep_ids:
+        report.ids.extend(cast(uuid.UUID, row["id"]) for _, row in rows)
     inserting = asyncio.create_task(  # noqa: RUF006 - returned; the caller awaits it
         insert_trace_rows(conn, [row for _, row in rows])
     )
