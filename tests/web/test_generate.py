@@ -67,6 +67,11 @@ def test_high_card_duel_traces_are_previewed_then_stored(page: Page, server: str
     stored = [httpx.get(f"{server}/api/traces/{i}").json()["payload"] for i in ids]
     assert stored == [trace.model_dump(mode="json") for trace in expected[:PREVIEW_COUNT]]
     check_page(page, "generate")
+    links.first.click()
+    expect(page).to_have_url(f"/traces/{ids[0]}")
+    expect(page.get_by_test_id("trace:prompt")).to_have_text(expected[0].prompt)
+    expect(page.get_by_test_id("trace:source")).to_have_text("ungar")
+    expect(page.get_by_test_id("trace:answer")).to_have_text(expected[0].final_answer)
 
 
 def test_every_generator_has_its_params_as_fields(page: Page) -> None:

@@ -309,3 +309,16 @@ def test_a_run_started_from_the_manifest_trains_live_on_its_page(
     queued = httpx.get(f"{server}/api/tunix/runs/{run_id}/evaluation").json()
     expect(evaluation).to_have_attribute("href", f"/evaluations/{queued['id']}")
     check_page(page, "run")
+
+    # Its page follows the evaluation until it ends, then shows the scorecard and the items.
+    evaluation.click()
+    expect(page).to_have_url(f"/evaluations/{queued['id']}")
+    expect(page.get_by_test_id("eval:target")).to_have_text(EVALUATION["evalset"])
+    expect(page.locator("#evaluation [data-status]").first).to_have_text(
+        "succeeded", timeout=180_000
+    )
+    done = httpx.get(f"{server}/api/tunix/evaluations/{queued['id']}").json()
+    expect(page.get_by_test_id("eval:accuracy")).to_have_text(
+        f"{done['trained']['accuracy'] * 100:.1f} %"
+    )
+    expect(page.get_by_test_id("eval:progress")).to_have_count(0)

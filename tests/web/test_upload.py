@@ -59,6 +59,12 @@ def test_a_pasted_trace_is_stored_and_linked(page: Page, server: str) -> None:
     assert stored["prompt"] == "What is 7 + 7?"
     assert stored == trace
     check_page(page, "upload")
+    page.get_by_test_id("upload:trace-link").click()
+    expect(page).to_have_url(f"/traces/{trace_id}")
+    expect(page.get_by_test_id("trace:prompt")).to_have_text("What is 7 + 7?")
+    expect(page.get_by_test_id("trace:step-content")).to_have_text(
+        [step["content"] for step in trace["steps"]]
+    )
 
 
 def test_a_bad_trace_shows_each_error_beside_the_field(page: Page, server: str) -> None:
