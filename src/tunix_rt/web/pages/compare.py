@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from tunix_rt.api.deps import Connection
 from tunix_rt.traces.comparison import StepRow, aligned_steps
 from tunix_rt.traces.schema import ScoredTrace
-from tunix_rt.traces.store import list_traces, scored_pair
+from tunix_rt.traces.store import list_trace_overviews, scored_pair
 from tunix_rt.web.forms import field_errors
 from tunix_rt.web.page import page_router
 from tunix_rt.web.render import render
@@ -36,7 +36,7 @@ class Pick(BaseModel):
 async def compare(
     request: Request, conn: Connection, base: IdParam = None, other: IdParam = None
 ) -> Response:
-    latest = (await list_traces(conn, limit=LATEST)).items
+    latest = (await list_trace_overviews(conn, limit=LATEST, prompt_chars=80)).items
 
     def page(
         status_code: int = 200,
