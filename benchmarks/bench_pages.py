@@ -31,7 +31,7 @@ from tunix_rt.traces.importer import import_lines
 from tunix_rt.traces.store import Cursor
 
 DATASETS = 30
-RUNS = 300
+RUNS = 2000
 
 
 async def fill(url: str, rows: int) -> str:
