@@ -4,7 +4,7 @@ accuracy by group). Colours come from the stylesheet's classes, so dark mode app
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -58,6 +58,25 @@ def _label(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _empty(title: str, says: str, attrs: str) -> Markup:
+    """A short chart frame that says why there is nothing to draw."""
+    return Markup(
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT // 3}" role="img"{attrs} '
+        f'aria-label="{escape(title)}: {says}"><text x="{WIDTH // 2}" '
+        f'y="{HEIGHT // 6}" text-anchor="middle">{says}</text></svg>'
+    )
+
+
+def _y_grid(ticks: Sequence[float], py: Callable[[float], float]) -> list[str]:
+    """A grid line and its label at each y tick."""
+    return [
+        f'<line class="grid" x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" '
+        f'y1="{py(y):.1f}" y2="{py(y):.1f}"/>'
+        f'<text x="{MARGIN_LEFT - 6}" y="{py(y) + 4:.1f}" text-anchor="end">{_label(y)}</text>'
+        for y in ticks
+    ]
+
+
 def line_chart(
     series: Sequence[Series],
     *,
@@ -71,11 +90,7 @@ def line_chart(
     points = [p for s in series for p in s.points]
     attrs = f' data-testid="{escape(testid)}"' if testid else ""
     if not points:
-        return Markup(
-            f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT // 3}" role="img"{attrs} '
-            f'aria-label="{escape(title)}: no points yet"><text x="{WIDTH // 2}" '
-            f'y="{HEIGHT // 6}" text-anchor="middle">no points yet</text></svg>'
-        )
+        return _empty(title, "no points yet", attrs)
     xs = [x for x, _ in points]
     ys = [y for _, y in points]
     x_ticks = nice_ticks(min(xs), max(xs))
@@ -97,12 +112,7 @@ def line_chart(
         f'aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
-    for y in y_ticks:
-        parts.append(
-            f'<line class="grid" x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" '
-            f'y1="{py(y):.1f}" y2="{py(y):.1f}"/>'
-            f'<text x="{MARGIN_LEFT - 6}" y="{py(y) + 4:.1f}" text-anchor="end">{_label(y)}</text>'
-        )
+    parts.extend(_y_grid(y_ticks, py))
     for x in x_ticks:
         parts.append(
             f'<text x="{px(x):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" '
@@ -144,11 +154,7 @@ def bar_chart(
     """One bar per (label, value), labels under the bars and values above them."""
     attrs = f' data-testid="{escape(testid)}"' if testid else ""
     if not bars:
-        return Markup(
-            f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT // 3}" role="img"{attrs} '
-            f'aria-label="{escape(title)}: nothing to show"><text x="{WIDTH // 2}" '
-            f'y="{HEIGHT // 6}" text-anchor="middle">nothing to show</text></svg>'
-        )
+        return _empty(title, "nothing to show", attrs)
     top = y_max if y_max is not None else max(value for _, value in bars)
     y_ticks = nice_ticks(0.0, top or 1.0)
     y1 = y_ticks[-1]
@@ -165,12 +171,7 @@ def bar_chart(
         f'aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
     ]
-    for y in y_ticks:
-        parts.append(
-            f'<line class="grid" x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" '
-            f'y1="{py(y):.1f}" y2="{py(y):.1f}"/>'
-            f'<text x="{MARGIN_LEFT - 6}" y="{py(y) + 4:.1f}" text-anchor="end">{_label(y)}</text>'
-        )
+    parts.extend(_y_grid(y_ticks, py))
     label_every = max(1, math.ceil(len(bars) / 16))
     for index, (label, value) in enumerate(bars):
         x = MARGIN_LEFT + index * slot + (slot - bar_w) / 2

@@ -15,14 +15,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from tunix_rt.errors import (
-    BadRequestError,
-    ConflictError,
-    InvalidInputError,
-    NotFoundError,
-    TunixRTError,
-    UnavailableError,
-)
+from tunix_rt.api import errors as api_errors
+from tunix_rt.errors import InvalidInputError, TunixRTError
 from tunix_rt.web.forms import FormRefused
 from tunix_rt.web.render import render
 
@@ -34,14 +28,11 @@ TITLE_BY_STATUS = {
     422: "Not accepted",
     503: "Unavailable",
 }
+#: The API's statuses; a page shows an invalid value as a 422 page (the API answers in its
+#: validation shape), and a form without its CSRF token is refused with 403.
 STATUS_BY_ERROR: dict[type[Exception], int] = {
-    BadRequestError: 400,
-    FormRefused: 403,
-    NotFoundError: 404,
-    ConflictError: 409,
-    InvalidInputError: 422,
-    UnavailableError: 503,
-}
+    error: status for error, status in api_errors.STATUS_BY_ERROR.items()
+} | {InvalidInputError: 422, FormRefused: 403}
 
 
 def error_page(request: Request, status: int, message: str) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -37,6 +37,22 @@ NAV = (
 def current_section(path: str) -> str:
     matches = [p for p, _ in NAV if p == path or (p != "/" and path.startswith(p + "/"))]
     return max(matches, key=len, default="/" if path == "/" else "")
+
+
+def this_page_with(request: Request, **params: str | int) -> str:
+    """This page's address (path and query) with `params` set and its other parameters kept:
+    the next page of a list keeps its filters."""
+    url = request.url.include_query_params(**params)
+    return f"{url.path}?{url.query}"
+
+
+def attachment(content: str | bytes, filename: str, media_type: str) -> Response:
+    """A download: `content` saved by the browser as `filename`."""
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def render(

@@ -22,7 +22,7 @@ from tunix_rt.web.charts import bar_chart
 from tunix_rt.web.forms import field_errors, read_form
 from tunix_rt.web.page import page_router
 from tunix_rt.web.pages.dataset_form import build_request, form_values, place_errors
-from tunix_rt.web.render import render
+from tunix_rt.web.render import attachment, render
 
 router = page_router()
 
@@ -142,10 +142,8 @@ async def export_dataset(
 async def manifest_download(key: DatasetKey, conn: Connection) -> Response:
     """The whole manifest, trace ids included, as `GET /api/datasets/{key}` gives it."""
     manifest = await store.get_manifest(conn, key)
-    return Response(
-        manifest.model_dump_json(indent=2),
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{key}.manifest.json"'},
+    return attachment(
+        manifest.model_dump_json(indent=2), f"{key}.manifest.json", "application/json"
     )
 
 

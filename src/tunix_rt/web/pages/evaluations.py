@@ -18,7 +18,7 @@ from tunix_rt.evals.scoring import breakdown
 from tunix_rt.web.charts import bar_chart
 from tunix_rt.web.forms import read_form
 from tunix_rt.web.page import page_router
-from tunix_rt.web.render import render
+from tunix_rt.web.render import render, this_page_with
 
 router = page_router()
 
@@ -45,10 +45,7 @@ def _flag(value: Flag) -> bool | None:
 
 def _next_url(request: Request, cursor: str | None) -> str | None:
     """This page's address with the next page's cursor, the other parameters kept."""
-    if cursor is None:
-        return None
-    url = request.url.include_query_params(cursor=cursor)
-    return f"{url.path}?{url.query}"
+    return None if cursor is None else this_page_with(request, cursor=cursor)
 
 
 @router.get("/evaluations")

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
+from markupsafe import Markup
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
 from tunix_rt.clock import utc_now
@@ -20,7 +21,7 @@ from tunix_rt.runs.schema import FINISHED, RunStatus
 from tunix_rt.web.charts import Series, line_chart
 from tunix_rt.web.forms import read_form
 from tunix_rt.web.page import page_router
-from tunix_rt.web.render import render
+from tunix_rt.web.render import render, this_page_with
 
 router = page_router()
 
@@ -32,10 +33,8 @@ LOG_LINES = 200
 EVALUATIONS_SHOWN = 50
 
 
-def _at_offset(request: Request, offset: int) -> str:
-    """This page's address (path and query) at another offset."""
-    url = request.url.include_query_params(offset=offset)
-    return f"{url.path}?{url.query}"
+def _by_step(testid: str, title: str, y_label: str, *series: Series) -> Markup:
+    return line_chart(series, x_label="step", y_label=y_label, title=title, testid=testid)
 
 
 @router.get("/runs")
@@ -53,8 +52,8 @@ async def runs_page(
     runs, more = await store.list_run_overviews(
         conn, status=status, dataset_key=dataset_key, limit=limit, offset=offset
     )
-    next_url = _at_offset(request, offset + limit) if more else None
-    previous_url = _at_offset(request, max(offset - limit, 0)) if offset else None
+    next_url = this_page_with(request, offset=offset + limit) if more else None
+    previous_url = this_page_with(request, offset=max(offset - limit, 0)) if offset else None
     return render(
         request,
         "runs/list.html",
@@ -85,26 +84,24 @@ async def run_page(
         final=run.status in FINISHED,
         refresh_ms=REFRESH_MS,
         curves=curves,
-        loss_chart=line_chart(
-            [Series("train loss", curves.loss), Series("eval loss", curves.eval_loss)],
-            x_label="step",
-            y_label="loss",
-            title="Training and eval loss by step",
-            testid="run:loss-chart",
+        loss_chart=_by_step(
+            "run:loss-chart",
+            "Training and eval loss by step",
+            "loss",
+            Series("train loss", curves.loss),
+            Series("eval loss", curves.eval_loss),
         ),
-        rate_chart=line_chart(
-            [Series("learning rate", curves.learning_rate)],
-            x_label="step",
-            y_label="learning rate",
-            title="Learning rate by step",
-            testid="run:lr-chart",
+        rate_chart=_by_step(
+            "run:lr-chart",
+            "Learning rate by step",
+            "learning rate",
+            Series("learning rate", curves.learning_rate),
         ),
-        speed_chart=line_chart(
-            [Series("tokens/s", curves.tokens_per_second)],
-            x_label="step",
-            y_label="tokens/s",
-            title="Tokens per second by step",
-            testid="run:speed-chart",
+        speed_chart=_by_step(
+            "run:speed-chart",
+            "Tokens per second by step",
+            "tokens/s",
+            Series("tokens/s", curves.tokens_per_second),
         ),
         log_tail=await asyncio.to_thread(logs.tail, log_path, LOG_LINES),
         log_lines=LOG_LINES,

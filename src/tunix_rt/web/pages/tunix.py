@@ -33,7 +33,7 @@ from tunix_rt.runs.schema import RunRequest
 from tunix_rt.web.fields import number_input
 from tunix_rt.web.forms import field_errors, read_form
 from tunix_rt.web.page import page_router
-from tunix_rt.web.render import render
+from tunix_rt.web.render import attachment, render
 
 router = page_router()
 
@@ -220,11 +220,7 @@ async def download_manifest(request: Request) -> Response:
     """The manifest the page shows, as a `.yaml` download."""
     form = await read_form(request)
     manifest = runs_service.parse_manifest(str(form.get("manifest_yaml", "")))
-    return Response(
-        manifest.to_yaml(),
-        media_type="application/yaml",
-        headers={"Content-Disposition": f'attachment; filename="{manifest.dataset.key}-run.yaml"'},
-    )
+    return attachment(manifest.to_yaml(), f"{manifest.dataset.key}-run.yaml", "application/yaml")
 
 
 @router.post("/tunix/runs")
