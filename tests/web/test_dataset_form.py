@@ -78,8 +78,8 @@ def test_every_field_reaches_the_request() -> None:
             {"splits": "train=0.6, val=0.6", "seed": "1"},
             {"splits": "split fractions must sum to 1"},
         ),
-        ({"splits": "train", "seed": "1"}, {"splits": "write each as NAME=FRACTION, got 'train'"}),
-        ({"filters__meta": "=1"}, {"filters.meta": "write each as KEY=VALUE, got '=1'"}),
+        ({"splits": "train", "seed": "1"}, {"splits": "takes NAME=FRACTION, got 'train'"}),
+        ({"filters__meta": "=1"}, {"filters.meta": "takes KEY=VALUE, got '=1'"}),
         (
             {"filters__meta": "a b=1"},
             {"filters": "meta filter key 'a b': use letters, digits, '_' or '-'"},

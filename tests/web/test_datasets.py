@@ -278,7 +278,7 @@ def test_bad_options_show_the_api_s_message_beside_their_field(page: Page, seede
     _fill(page, **{"filters.source": "", "filters.meta": "just-a-word"})
     assert _submit(page) == 422
     expect(page.get_by_test_id("error:filters.meta")).to_have_text(
-        "write each as KEY=VALUE, got 'just-a-word'"
+        "takes KEY=VALUE, got 'just-a-word'"
     )
     _fill(page, **{"filters.meta": ""}, seed="")
     page.get_by_test_id("dataset:selection_strategy").select_option("random")

@@ -21,24 +21,13 @@ _TIME = "ISO date or time (UTC unless it gives an offset)"
 
 
 def _pairs(values: list[str], option: str) -> dict[str, str]:
-    pairs = {}
-    for value in values:
-        name, sep, rest = value.partition("=")
-        if not sep or not name:
-            raise fail(f"{option} takes NAME=VALUE, got {value!r}")
-        pairs[name] = rest
-    return pairs
-
-
-def _meta_value(text: str) -> Any:
-    """`--meta k=v`: integers, floats, true/false/null as JSON would read them; else text."""
-    import orjson
+    from tunix_rt.datasets import options
+    from tunix_rt.errors import InvalidInputError
 
     try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-    return value if isinstance(value, int | float | bool | type(None)) else text
+        return options.pairs(values, field=option)
+    except InvalidInputError as exc:
+        raise fail(f"{option} {exc}") from None
 
 
 @datasets_app.command("build")
@@ -67,7 +56,7 @@ def build(
     """Build an immutable dataset NAME-VERSION from the stored traces."""
     from pydantic import ValidationError
 
-    from tunix_rt.datasets import builder
+    from tunix_rt.datasets import builder, options
     from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
     from tunix_rt.errors import describe_validation_error
     from tunix_rt.settings import get_settings
@@ -79,7 +68,7 @@ def build(
     try:
         filters = DatasetFilters(
             source=source,
-            meta={k: _meta_value(v) for k, v in _pairs(meta, "--meta").items()},
+            meta={k: options.meta_value(v) for k, v in _pairs(meta, "--meta").items()},
             prompt_contains=prompt_contains,
             created_after=created_after,
             created_before=created_before,

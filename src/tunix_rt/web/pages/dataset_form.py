@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from starlette.datastructures import FormData
 
+from tunix_rt.datasets import options
 from tunix_rt.datasets.schema import DatasetBuildRequest
-from tunix_rt.errors import InvalidInputError
 
 #: The form's fields (an error of a part of one, `splits.train`, is shown beside it), and the
 #: filters' fieldset, where errors of the filters as a whole go (`no trace matches`).
@@ -69,35 +68,17 @@ def build_request(values: dict[str, str]) -> DatasetBuildRequest:
         filters["min_score"] = {
             key: value for key, value in (("criteria", criteria), ("score", score)) if value
         }
-    meta = _pairs(values["filters.meta"].splitlines(), "filters.meta", "KEY=VALUE")
+    meta = options.pairs(
+        values["filters.meta"].splitlines(), field="filters.meta", form="KEY=VALUE"
+    )
     if meta:
-        filters["meta"] = {key: _meta_value(value) for key, value in meta.items()}
+        filters["meta"] = {key: options.meta_value(value) for key, value in meta.items()}
     body["filters"] = filters
     split_texts = _SPLIT_SEPARATOR.split(values["splits"].strip())
-    splits = _pairs(split_texts, "splits", "NAME=FRACTION")
+    splits = options.pairs(split_texts, field="splits", form="NAME=FRACTION")
     if splits:
         body["splits"] = splits
     return DatasetBuildRequest.model_validate(body)
-
-
-def _pairs(texts: list[str], field: str, form: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for text in filter(None, (t.strip() for t in texts)):
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip():
-            raise InvalidInputError(
-                f"write each as {form}, got {text!r}", loc=tuple(field.split("."))
-            )
-        pairs[name.strip()] = value.strip()
-    return pairs
-
-
-def _meta_value(text: str) -> Any:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
-    return value if isinstance(value, int | float | bool | type(None)) else text
 
 
 def place_errors(errors: dict[str, str]) -> dict[str, str]:
