@@ -6,6 +6,12 @@ from typing import Any
 
 from fastapi import Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tunix_rt.datasets import service
+from tunix_rt.datasets.export_cache import ExportCache
+from tunix_rt.formats import ExportFormat
+from tunix_rt.settings import Settings
 
 NDJSON = "application/x-ndjson"
 
@@ -28,3 +34,30 @@ class NDJSONResponse(StreamingResponse):
 
 def no_content() -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def dataset_export(
+    engine: AsyncEngine,
+    settings: Settings,
+    key: str,
+    format: ExportFormat,
+    split: str | None,
+    system: str | None,
+    if_none_match: str | None,
+    *,
+    filename: str | None = None,
+) -> Response:
+    """A dataset's export streamed in manifest order with its ETag (304 when `If-None-Match`
+    names it), from the export cache when it holds those bytes; a download named `filename`
+    when given. The API's export route and the web UI's download both answer with it."""
+    etag = (await service.check_export(engine, key, format, split, system)).etag
+    if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+    cache = ExportCache.from_settings(settings)
+    stream = service.open_export(engine, cache, key, format, split, system, etag)
+    headers = {"ETag": etag}
+    if filename is not None:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    if stream.cached_size is not None:
+        headers["Content-Length"] = str(stream.cached_size)
+    return StreamingResponse(stream.chunks, media_type=NDJSON, headers=headers)

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Header, Path, Query, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from tunix_rt.api import responses
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import NDJSON, NO_CONTENT, no_content
 from tunix_rt.datasets import builder, service, store
-from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.schema import (
     KEY_PATTERN,
     DatasetBuildRequest,
@@ -90,12 +90,6 @@ async def export_dataset(
 
     A finished export is kept (see `export_cache_bytes`) and sent again, with its length, by
     later requests for the same bytes."""
-    etag = (await service.check_export(engine, dataset_key, format, split, system)).etag
-    if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-    cache = ExportCache.from_settings(settings)
-    stream = service.open_export(engine, cache, dataset_key, format, split, system, etag)
-    headers = {"ETag": etag}
-    if stream.cached_size is not None:
-        headers["Content-Length"] = str(stream.cached_size)
-    return StreamingResponse(stream.chunks, media_type=NDJSON, headers=headers)
+    return await responses.dataset_export(
+        engine, settings, dataset_key, format, split, system, if_none_match
+    )

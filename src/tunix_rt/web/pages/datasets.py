@@ -6,14 +6,13 @@ from __future__ import annotations
 from typing import Annotated, get_args
 
 from fastapi import Header, Path, Query, Request, Response
-from fastapi.responses import RedirectResponse, StreamingResponse
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from tunix_rt.api import responses
 from tunix_rt.api.deps import AppSettings, Connection, Engine
-from tunix_rt.api.responses import NDJSON
 from tunix_rt.datasets import builder, service, store
 from tunix_rt.datasets.export import first_records
-from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.schema import DEFAULT_LIMIT, KEY_PATTERN, DatasetManifest
 from tunix_rt.errors import ConflictError, InvalidInputError
 from tunix_rt.formats import FORMATS, ExportFormat
@@ -122,20 +121,17 @@ async def export_dataset(
     """The export as a download: the same bytes and ETag as `GET /api/datasets/{key}/export.jsonl`
     (an empty split or system field of the page's form is none)."""
     split, system = split or None, system or None
-    etag = (await service.check_export(engine, key, format, split, system)).etag
-    if if_none_match is not None and etag in {tag.strip() for tag in if_none_match.split(",")}:
-        return Response(status_code=304, headers={"ETag": etag})
-    stream = service.open_export(
-        engine, ExportCache.from_settings(settings), key, format, split, system, etag
-    )
     name = f"{key}-{split}" if split else key
-    headers = {
-        "ETag": etag,
-        "Content-Disposition": f'attachment; filename="{name}.{format.value}.jsonl"',
-    }
-    if stream.cached_size is not None:
-        headers["Content-Length"] = str(stream.cached_size)
-    return StreamingResponse(stream.chunks, media_type=NDJSON, headers=headers)
+    return await responses.dataset_export(
+        engine,
+        settings,
+        key,
+        format,
+        split,
+        system,
+        if_none_match,
+        filename=f"{name}.{format.value}.jsonl",
+    )
 
 
 @router.get("/datasets/{key}/manifest.json")
