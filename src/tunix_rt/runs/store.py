@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select
+from sqlalchemy import Select, and_, case, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.db.models import run_metrics_table as M
@@ -51,6 +51,19 @@ async def get_run(conn: AsyncConnection, run_id: uuid.UUID) -> RunRecord:
     return _record(row)
 
 
+def _runs_page(status: str | None, dataset_key: str | None, limit: int, offset: int) -> Select[Any]:
+    """A page of runs' summary columns, newest first, one row more than `limit` (whether
+    there is a next page)."""
+    stmt = select(
+        R.c.id, R.c.status, R.c.dataset_key, R.c.created_at, R.c.started_at, R.c.finished_at
+    )
+    if status is not None:
+        stmt = stmt.where(R.c.status == status)
+    if dataset_key is not None:
+        stmt = stmt.where(R.c.dataset_key == dataset_key)
+    return stmt.order_by(R.c.created_at.desc(), R.c.id).limit(limit + 1).offset(offset)
+
+
 async def list_runs(
     conn: AsyncConnection,
     *,
@@ -59,14 +72,7 @@ async def list_runs(
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[list[RunSummary], bool]:
-    stmt = select(
-        R.c.id, R.c.status, R.c.dataset_key, R.c.created_at, R.c.started_at, R.c.finished_at
-    )
-    if status is not None:
-        stmt = stmt.where(R.c.status == status)
-    if dataset_key is not None:
-        stmt = stmt.where(R.c.dataset_key == dataset_key)
-    stmt = stmt.order_by(R.c.created_at.desc(), R.c.id).limit(limit + 1).offset(offset)
+    stmt = _runs_page(status, dataset_key, limit, offset)
     rows = (await conn.execute(stmt)).all()
     items = [RunSummary.model_validate(dict(r._mapping)) for r in rows[:limit]]
     return items, len(rows) > limit
@@ -116,14 +122,7 @@ async def list_run_overviews(
     """`list_runs` with each run's model id (from its manifest) and last step and loss, in one
     statement: the page of runs is chosen first, then only its rows look up their manifest and
     their last metric (by the metrics' primary key)."""
-    page = select(
-        R.c.id, R.c.status, R.c.dataset_key, R.c.created_at, R.c.started_at, R.c.finished_at
-    )
-    if status is not None:
-        page = page.where(R.c.status == status)
-    if dataset_key is not None:
-        page = page.where(R.c.dataset_key == dataset_key)
-    chosen = page.order_by(R.c.created_at.desc(), R.c.id).limit(limit + 1).offset(offset).subquery()
+    chosen = _runs_page(status, dataset_key, limit, offset).subquery()
     latest = M.alias("latest")
     last_step = (
         select(func.max(latest.c.step)).where(latest.c.run_id == chosen.c.id).scalar_subquery()
