@@ -103,6 +103,7 @@ def check_page(page: Page, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         original = page.viewport_size
+        page.evaluate("window.scrollTo(0, 0)")  # a page as it opens, not where a test left it
         for size, (width, height) in SIZES.items():
             page.set_viewport_size({"width": width, "height": height})
             page.screenshot(path=str(Path(folder) / f"{name}-{size}.png"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from playwright.sync_api import Page, expect
 
@@ -36,3 +38,20 @@ def test_an_unknown_page_is_the_404_page_and_the_api_keeps_json(page: Page, serv
     expect(page.get_by_test_id("sys:error")).to_have_text("there is no page at /no-such-page")
     api = httpx.get(f"{server}/api/no-such-route")
     assert (api.status_code, api.json()) == (404, {"detail": "Not Found"})
+
+
+def test_the_pages_work_from_the_keyboard(page: Page, server: str) -> None:
+    httpx.post(f"{server}/api/traces", json=make_trace(3, source="keys")).raise_for_status()
+    page.goto("/traces")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.get_by_label("Source").focus()  # a filter form is sent with the Enter key
+    page.keyboard.type("keys")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/traces\?.*source=keys"))
+    expect(page.get_by_test_id("trace:row")).to_have_count(1)

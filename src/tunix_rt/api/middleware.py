@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import html
 from collections.abc import Callable
 
 import orjson
@@ -10,17 +11,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tunix_rt.api.errors import BODY_METHODS
 
+#: What the size guard answers a web page's form with (it runs before any page could).
+_REFUSED_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too large · tunix-rt'
+    '</title><link rel="stylesheet" href="/static/app.css"></head><body><main id="main">'
+    '<h1>413 · Too large</h1><p class="alert error" data-testid="sys:error">{detail}</p>'
+    '<p>Go back and send less, or a file in parts. <a href="/">Dashboard</a></p>'
+    "</main></body></html>"
+)
 
-async def _send_json(
-    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]
+
+async def _refuse(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]], *, page: bool = False
 ) -> None:
-    body = orjson.dumps({"detail": detail})
+    """`{"detail": ...}`, or for a page of the web UI (`page`) a short HTML page saying it."""
+    if page:
+        body, kind = _REFUSED_PAGE.format(detail=html.escape(detail)).encode(), b"text/html"
+    else:
+        body, kind = orjson.dumps({"detail": detail}), b"application/json"
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", kind),
                 (b"content-length", str(len(body)).encode()),
                 *headers,
             ],
@@ -46,15 +60,16 @@ class BodySizeLimit:
             return
         limit = self.limit_for_path(scope["path"])
         too_large = f"request body is larger than the limit of {limit} bytes"
+        page = not scope["path"].startswith("/api/")
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    await _send_json(send, 400, "Content-Length is not a number", [])
+                    await _refuse(send, 400, "Content-Length is not a number", [])
                     return
                 if declared > limit:
-                    await _send_json(send, 413, too_large, [(b"connection", b"close")])
+                    await _refuse(send, 413, too_large, [(b"connection", b"close")], page=page)
                     return
         chunks: list[bytes] = []
         size = 0
@@ -65,7 +80,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _send_json(send, 413, too_large, [(b"connection", b"close")])
+                await _refuse(send, 413, too_large, [(b"connection", b"close")], page=page)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -95,7 +110,7 @@ class BearerToken:
         if scope["type"] == "http" and path.startswith("/api/") and path != "/api/health":
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
-                await _send_json(
+                await _refuse(
                     send, 401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
                 )
                 return
