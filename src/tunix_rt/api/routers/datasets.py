@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
-from tunix_rt.api.responses import NDJSON, NO_CONTENT, no_content
+from tunix_rt.api.responses import NDJSON, NO_CONTENT, created, no_content
 from tunix_rt.datasets import builder, service, store
 from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.schema import (
@@ -30,12 +30,7 @@ class DatasetList(BaseModel):
     data: list[DatasetSummary]
 
 
-@router.post(
-    "/build",
-    status_code=status.HTTP_201_CREATED,
-    response_model=DatasetBuilt,
-    responses=error_responses(400, 409, 413),
-)
+@router.post("/build", **created(DatasetBuilt, 400, 409, 413))
 async def build_dataset(
     request: DatasetBuildRequest, engine: Engine, settings: AppSettings
 ) -> DatasetBuilt:
