@@ -12,8 +12,8 @@ import asyncio
 import gc
 import hashlib
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Iterator
-from contextlib import aclosing, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from itertools import islice, pairwise
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -82,7 +82,7 @@ class Batch(NamedTuple):
 
 
 async def export_lines(
-    conn: AsyncConnection,
+    db: AsyncConnection | AsyncEngine,
     key: str,
     fmt: str,
     *,
@@ -90,30 +90,24 @@ async def export_lines(
     system: str | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The dataset's records in `fmt`, as chunks of whole JSON lines (at most `BATCH_ROWS`
-    each). A caller that stops early must close it (`contextlib.aclosing`) before it releases
-    `conn`: closing waits for the read in flight."""
+    each), read on `db`: a connection, or an engine's connection of the stream's own, held
+    while it runs and given back idle when it ends or is closed early. A caller that stops
+    early must close it (`contextlib.aclosing`) before it releases a connection it gave:
+    closing waits for the read in flight."""
     render = renderer_for(fmt)
-    async with aclosing(item_batches(conn, key, split)) as batches:
+    async with _connection(db) as conn, aclosing(item_batches(conn, key, split)) as batches:
         async for batch in batches:
             yield render_chunk(batch, render, system)
 
 
-async def stream_export(
-    engine: AsyncEngine,
-    key: str,
-    fmt: str,
-    *,
-    split: str | None = None,
-    system: str | None = None,
-) -> AsyncGenerator[bytes, None]:
-    """`export_lines` on a connection of its own, held while the stream runs and given back
-    idle when it ends or is closed early."""
-    async with (
-        engine.connect() as conn,
-        aclosing(export_lines(conn, key, fmt, split=split, system=system)) as chunks,
-    ):
-        async for chunk in chunks:
-            yield chunk
+@asynccontextmanager
+async def _connection(db: AsyncConnection | AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`db` itself if it is a connection, else a new connection of the engine `db`."""
+    if isinstance(db, AsyncConnection):
+        yield db
+        return
+    async with db.connect() as conn:
+        yield conn
 
 
 def render_chunk(batch: Batch, render: Renderer, system: str | None) -> bytes:

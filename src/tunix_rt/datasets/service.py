@@ -94,7 +94,7 @@ def open_export(
     """The bytes of an export already checked by `check_export` (which gave `etag`): the
     export cache's entry when it holds one, else rendered from the database while the entry
     is written."""
-    from tunix_rt.datasets.export import stream_export
+    from tunix_rt.datasets.export import export_lines
     from tunix_rt.datasets.export_cache import entry_chunks
 
     handle = cache.open(key, etag)
@@ -103,7 +103,7 @@ def open_export(
 
     async def rendered() -> AsyncGenerator[bytes, None]:
         with cache.writer(key, etag) as entry:
-            chunks = stream_export(engine, key, fmt, split=split, system=system)
+            chunks = export_lines(engine, key, fmt, split=split, system=system)
             async with aclosing(chunks):
                 async for chunk in chunks:
                     if entry is not None:

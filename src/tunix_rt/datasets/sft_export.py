@@ -9,7 +9,7 @@ from contextlib import aclosing
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tunix_rt.datasets.export import stream_export
+from tunix_rt.datasets.export import export_lines
 from tunix_rt.datasets.store import require_dataset
 from tunix_rt.db.models import traces_table as T
 from tunix_rt.errors import BadRequestError, NotFoundError
@@ -33,7 +33,7 @@ async def sft_export(
     if dataset_key is not None:
         async with engine.connect() as conn:
             await require_dataset(conn, dataset_key)
-        stream = stream_export(engine, dataset_key, "tunix_sft")
+        stream = export_lines(engine, dataset_key, "tunix_sft")
         return stream if limit is None else _limited(stream, limit)
     assert trace_ids is not None
     wanted = list(dict.fromkeys(trace_ids))[: limit or TRACE_IDS_DEFAULT_LIMIT]

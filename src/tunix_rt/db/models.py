@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -102,21 +104,38 @@ dataset_items_table = Table(
     Index("ix_dataset_items_key_split_position", "dataset_key", "split", "position"),
 )
 
+
+# The job columns `runs.jobs` queues and claims by, shared by runs and evaluations; each table
+# holds its own columns in between, as its migration orders them.
+def _job_state() -> list[Column[Any]]:
+    """A job's status and when it was queued, started and finished."""
+    return [
+        Column("status", String(16), nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("started_at", UTCDateTime, nullable=True),
+        Column("finished_at", UTCDateTime, nullable=True),
+    ]
+
+
+def _job_worker() -> list[Column[Any]]:
+    """Where a job runs (host and worker pid), whether a cancel was asked, and its error."""
+    return [
+        Column("host", String(255), nullable=True),
+        Column("pid", Integer, nullable=True),
+        Column("cancel_requested", Boolean, nullable=False, default=False),
+        Column("error", Text, nullable=True),
+    ]
+
+
 #: A training run: its manifest, where it runs, and how it ended.
 runs_table = Table(
     "runs",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("status", String(16), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("started_at", UTCDateTime, nullable=True),
-    Column("finished_at", UTCDateTime, nullable=True),
+    *_job_state(),
     Column("dataset_key", String(257), nullable=False),
     Column("manifest", JSONDocument, nullable=False),
-    Column("host", String(255), nullable=True),
-    Column("pid", Integer, nullable=True),
-    Column("cancel_requested", Boolean, nullable=False, default=False),
-    Column("error", Text, nullable=True),
+    *_job_worker(),
     Column("result", JSONDocument, nullable=True),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_dataset_key_created_at", "dataset_key", "created_at"),
@@ -141,14 +160,8 @@ evaluations_table = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("run_id", Uuid, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("started_at", UTCDateTime, nullable=True),
-    Column("finished_at", UTCDateTime, nullable=True),
-    Column("host", String(255), nullable=True),
-    Column("pid", Integer, nullable=True),
-    Column("cancel_requested", Boolean, nullable=False, default=False),
-    Column("error", Text, nullable=True),
+    *_job_state(),
+    *_job_worker(),
     Column("model_id", String(255), nullable=False),
     Column("options", JSONDocument, nullable=False),
     Column("target_kind", String(16), nullable=False),

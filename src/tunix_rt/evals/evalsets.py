@@ -55,9 +55,8 @@ class UnknownEvalSetError(NotFoundError):
 
 @dataclass(frozen=True)
 class EvalSetSpec:
-    """A built-in eval set: `name` is `<family>-v<version>`."""
+    """A built-in eval set, named `<family>-v<version>`."""
 
-    name: str
     family: str
     version: str
     description: str
@@ -67,6 +66,10 @@ class EvalSetSpec:
     sha256: str
     build: Callable[[], Iterator[ReasoningTrace]]
     group_by: tuple[str, ...] = ()  # the meta keys an evaluation's breakdown uses
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}-v{self.version}"
 
 
 def _held_out_arithmetic(
@@ -84,76 +87,81 @@ def _held_out_arithmetic(
         yield arithmetic_trace(op, a, b, seed=seed, index=index, digits=digits)
 
 
-def _arithmetic_v1() -> Iterator[ReasoningTrace]:
-    """Operations cycle add/sub/mul, digits cycle 2..5: 10 distinct problems per pair."""
-    ops, digits = OPERATIONS, ARITHMETIC_EVAL_DIGITS
-    cells = [
-        (ops[i % len(ops)], digits[(i // len(ops)) % len(digits)])
-        for i in range(ARITHMETIC_EVAL_COUNT)
-    ]
-    return _held_out_arithmetic(ARITHMETIC_EVAL_SEED, cells)
+def _every_cell(
+    operations: Sequence[Operation], digits: Sequence[int]
+) -> tuple[tuple[Operation, int], ...]:
+    """Each operation with each digit count: operations cycle fastest."""
+    return tuple((operation, d) for d in digits for operation in operations)
 
 
-def _arithmetic_add_sub_v1() -> Iterator[ReasoningTrace]:
-    """Cells cycle add/sub x 2/3 digits: 50 distinct held-out problems per cell."""
-    cycle = ADD_SUB_EVAL_CELLS
-    cells = [cycle[i % len(cycle)] for i in range(ADD_SUB_EVAL_COUNT)]
-    return _held_out_arithmetic(ADD_SUB_EVAL_SEED, cells)
+def _held_out_arithmetic_set(
+    family: str,
+    seed: int,
+    cycle: Sequence[tuple[Operation, int]],
+    count: int,
+    *,
+    sha256: str,
+    description: str,
+) -> EvalSetSpec:
+    """Version 1 of a set of `count` held-out arithmetic problems whose cells repeat `cycle`."""
+    cells = tuple(cycle[i % len(cycle)] for i in range(count))
+    return EvalSetSpec(
+        family=family,
+        version="1",
+        description=description,
+        item_count=count,
+        generator="arithmetic",
+        seed=seed,
+        sha256=sha256,
+        build=functools.partial(_held_out_arithmetic, seed, cells),
+        group_by=("operation", "digits"),
+    )
 
 
-def _high_card_duel_v1() -> Iterator[ReasoningTrace]:
-    return generate_high_card_duel(HIGH_CARD_DUEL_EVAL_COUNT, HIGH_CARD_DUEL_EVAL_SEED)
-
-
-EVAL_SETS: Mapping[str, EvalSetSpec] = MappingProxyType(
-    {
-        "arithmetic-v1": EvalSetSpec(
-            name="arithmetic-v1",
-            family="arithmetic",
-            version="1",
-            description=(
-                "120 held-out arithmetic problems: add, sub and mul with 2-5 digit operands "
-                "(10 of each), never produced by the training generator."
-            ),
-            item_count=ARITHMETIC_EVAL_COUNT,
-            generator="arithmetic",
-            seed=ARITHMETIC_EVAL_SEED,
-            sha256="dd52225cb36eacdb2555d9d8b3053627bfc2846b979bc44cc0d00fe1124cac9f",
-            build=_arithmetic_v1,
-            group_by=("operation", "digits"),
+_SPECS = (
+    # Operations cycle add/sub/mul, digits cycle 2..5: 10 distinct problems per pair.
+    _held_out_arithmetic_set(
+        "arithmetic",
+        ARITHMETIC_EVAL_SEED,
+        _every_cell(OPERATIONS, ARITHMETIC_EVAL_DIGITS),
+        ARITHMETIC_EVAL_COUNT,
+        sha256="dd52225cb36eacdb2555d9d8b3053627bfc2846b979bc44cc0d00fe1124cac9f",
+        description=(
+            "120 held-out arithmetic problems: add, sub and mul with 2-5 digit operands "
+            "(10 of each), never produced by the training generator."
         ),
-        "arithmetic-add-sub-v1": EvalSetSpec(
-            name="arithmetic-add-sub-v1",
-            family="arithmetic-add-sub",
-            version="1",
-            description=(
-                "200 held-out additions and subtractions with 2- and 3-digit operands (50 of "
-                "each), never produced by the training generator: the quickstart's yardstick."
-            ),
-            item_count=ADD_SUB_EVAL_COUNT,
-            generator="arithmetic",
-            seed=ADD_SUB_EVAL_SEED,
-            sha256="8afdfec83251ed3fde2df91993d6583b39a4ebcd1a98ca0c435af9811a0b2df8",
-            build=_arithmetic_add_sub_v1,
-            group_by=("operation", "digits"),
+    ),
+    # Cells cycle add/sub x 2/3 digits: 50 distinct held-out problems per cell.
+    _held_out_arithmetic_set(
+        "arithmetic-add-sub",
+        ADD_SUB_EVAL_SEED,
+        ADD_SUB_EVAL_CELLS,
+        ADD_SUB_EVAL_COUNT,
+        sha256="8afdfec83251ed3fde2df91993d6583b39a4ebcd1a98ca0c435af9811a0b2df8",
+        description=(
+            "200 held-out additions and subtractions with 2- and 3-digit operands (50 of "
+            "each), never produced by the training generator: the quickstart's yardstick."
         ),
-        "high-card-duel-v1": EvalSetSpec(
-            name="high-card-duel-v1",
-            family="high-card-duel",
-            version="1",
-            description=(
-                "200 High Card Duel episodes with seeds 1,000,000-1,000,199 (reserved for "
-                "eval sets; disjoint from training episodes by seed)."
-            ),
-            item_count=HIGH_CARD_DUEL_EVAL_COUNT,
-            generator="high-card-duel",
-            seed=HIGH_CARD_DUEL_EVAL_SEED,
-            sha256="f944f3a9840122f8c80f48df20cc81202316c890a783b77be1cc86c7c4bbb2d8",
-            build=_high_card_duel_v1,
-            group_by=("result",),
+    ),
+    EvalSetSpec(
+        family="high-card-duel",
+        version="1",
+        description=(
+            "200 High Card Duel episodes with seeds 1,000,000-1,000,199 (reserved for "
+            "eval sets; disjoint from training episodes by seed)."
         ),
-    }
+        item_count=HIGH_CARD_DUEL_EVAL_COUNT,
+        generator="high-card-duel",
+        seed=HIGH_CARD_DUEL_EVAL_SEED,
+        sha256="f944f3a9840122f8c80f48df20cc81202316c890a783b77be1cc86c7c4bbb2d8",
+        build=functools.partial(
+            generate_high_card_duel, HIGH_CARD_DUEL_EVAL_COUNT, HIGH_CARD_DUEL_EVAL_SEED
+        ),
+        group_by=("result",),
+    ),
 )
+
+EVAL_SETS: Mapping[str, EvalSetSpec] = MappingProxyType({spec.name: spec for spec in _SPECS})
 
 
 def get_eval_set(name: str) -> EvalSetSpec:

@@ -12,9 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import queue
-import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,12 +33,12 @@ from tunix_rt.evals.scoring import ScoredItem, delta, scorecard
 from tunix_rt.evals.targets import EvalItem, load_items
 from tunix_rt.runs import jobs
 from tunix_rt.runs import store as runs_store
-from tunix_rt.runs.foreground import foreground_job, print_line
+from tunix_rt.runs.foreground import Foreground, foreground_job
 from tunix_rt.runs.jobs import Job
 from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir, output_dir
 from tunix_rt.runs.schema import RunStatus
-from tunix_rt.runs.worker import supervise
+from tunix_rt.runs.worker import record_failure, supervise
 from tunix_rt.settings import Settings
 
 
@@ -89,13 +87,15 @@ async def execute_evaluation(
     engine: AsyncEngine,
     settings: Settings,
     evaluation_id: uuid.UUID,
-    stop: threading.Event,
+    here: Foreground,
+    *,
     on_progress: Callable[[Progress], None] | None = None,
-    log: Callable[[str], None] = print_line,
 ) -> RunStatus:
-    """Run `evaluation_id` (already marked running) to its end; returns the final status."""
+    """Run `evaluation_id` (already marked running) to its end, logging to `here.log`; returns
+    the final status."""
     pending: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
     name = f"evaluation {evaluation_id}"
+    log = here.log
 
     async def flush() -> None:
         rows = []
@@ -123,7 +123,7 @@ async def execute_evaluation(
             result = await supervise(
                 engine,
                 Job("evaluation", evaluation_id, run.id),
-                stop,
+                here,
                 functools.partial(
                     evaluate_subject,
                     out,
@@ -132,10 +132,9 @@ async def execute_evaluation(
                     record.options,
                     keys,
                     emit=emit,
-                    should_stop=stop.is_set,
+                    should_stop=here.stop.is_set,
                 ),
                 flush=flush,
-                log=log,
             )
             if result.stopped:
                 await jobs.finish(
@@ -161,12 +160,7 @@ async def execute_evaluation(
         log(f"{name}: succeeded")
         return "succeeded"
     except Exception as exc:
-        log(traceback.format_exc())
-        await flush()
-        message = f"{type(exc).__name__}: {exc}".strip()
-        await jobs.finish(engine, "evaluation", evaluation_id, "failed", error=message)
-        log(f"{name}: failed: {message}")
-        return "failed"
+        return await record_failure(engine, "evaluation", evaluation_id, here, exc, flush=flush)
 
 
 def _reporter(
@@ -223,9 +217,9 @@ async def evaluate_here(
     if on_start is not None:
         on_start(accepted)
     folder = evaluation_dir(settings.runs_dir, run_id, accepted.evaluation_id)
-    with foreground_job(folder / EVALUATION_LOG_FILE) as job:
+    with foreground_job(folder / EVALUATION_LOG_FILE) as here:
         await execute_evaluation(
-            engine, settings, accepted.evaluation_id, job.stop, on_progress=on_progress, log=job.log
+            engine, settings, accepted.evaluation_id, here, on_progress=on_progress
         )
     async with engine.connect() as conn:
         return await store.get_evaluation(conn, accepted.evaluation_id)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tunix_rt.db.models import evaluation_items_table as EI
 from tunix_rt.db.models import evaluations_table as E
 from tunix_rt.db.types import UTCDateTime
-from tunix_rt.errors import ConflictError, InvalidInputError, NotFoundError
+from tunix_rt.errors import ConflictError, InvalidInputError
 from tunix_rt.evals.schema import (
     ComparedItem,
     CompareOutcome,
@@ -116,14 +116,11 @@ async def _items_done(conn: AsyncConnection, evaluation_id: uuid.UUID) -> int:
 
 async def require_evaluation(conn: AsyncConnection, evaluation_id: uuid.UUID) -> None:
     """NotFoundError unless the evaluation exists."""
-    if (await conn.execute(select(E.c.id).where(E.c.id == evaluation_id))).first() is None:
-        raise NotFoundError(f"evaluation {evaluation_id} not found")
+    await jobs.require_job(conn, "evaluation", evaluation_id)
 
 
 async def get_evaluation(conn: AsyncConnection, evaluation_id: uuid.UUID) -> EvaluationRecord:
-    row = (await conn.execute(select(E).where(E.c.id == evaluation_id))).first()
-    if row is None:
-        raise NotFoundError(f"evaluation {evaluation_id} not found")
+    row = await jobs.job_row(conn, "evaluation", evaluation_id)
     return _record(row, await _items_done(conn, evaluation_id))
 
 

@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import ColumnElement, String, and_, cast, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tunix_rt.datasets.export import stream_export
+from tunix_rt.datasets.export import export_lines
 from tunix_rt.datasets.service import manifest_counts
 from tunix_rt.datasets.store import dataset_record
 from tunix_rt.db.models import dataset_items_table as I
@@ -125,7 +125,7 @@ async def load_items(engine: AsyncEngine, target: EvaluationTarget) -> list[Eval
             f"(export sha256 {record['export_sha256']}, pinned {target.sha256})"
         )
     items = []
-    async for chunk in stream_export(engine, target.name, "trace", split=target.split):
+    async for chunk in export_lines(engine, target.name, "trace", split=target.split):
         for line in chunk.splitlines():
             if len(items) >= target.items:
                 break

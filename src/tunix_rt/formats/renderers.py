@@ -95,13 +95,18 @@ def render_tunix_sft(trace_id: str, payload: Payload, system: str | None = None)
     }
 
 
-def render_training_example(trace_id: str, payload: Payload, system: str | None = None) -> Record:
-    """`{prompt, response, metadata}`: plain text, system folded into the prompt."""
+def _plain_pair(trace_id: str, payload: Payload, system: str | None, response_key: str) -> Record:
+    """`{prompt, <response_key>, metadata}`: plain text, system folded into the prompt."""
     return {
         "prompt": _prompt(payload, system),
-        "response": _response(payload),
+        response_key: _response(payload),
         "metadata": record_metadata(trace_id, payload),
     }
+
+
+def render_training_example(trace_id: str, payload: Payload, system: str | None = None) -> Record:
+    """`{prompt, response, metadata}`: plain text, system folded into the prompt."""
+    return _plain_pair(trace_id, payload, system, "response")
 
 
 def render_messages(trace_id: str, payload: Payload, system: str | None = None) -> Record:
@@ -117,11 +122,7 @@ def render_messages(trace_id: str, payload: Payload, system: str | None = None) 
 
 def render_prompt_completion(trace_id: str, payload: Payload, system: str | None = None) -> Record:
     """`{prompt, completion, metadata}`: TRL's standard prompt-completion form, no markup."""
-    return {
-        "prompt": _prompt(payload, system),
-        "completion": _response(payload),
-        "metadata": record_metadata(trace_id, payload),
-    }
+    return _plain_pair(trace_id, payload, system, "completion")
 
 
 def render_alpaca(trace_id: str, payload: Payload, system: str | None = None) -> Record:

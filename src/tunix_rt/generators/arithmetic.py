@@ -13,6 +13,7 @@ from typing import Literal, cast
 
 from tunix_rt.generators.base import (
     GeneratorError,
+    check_choice,
     check_count_seed,
     check_int_range,
     item_rng,
@@ -194,13 +195,12 @@ def multiplication_steps(a: int, b: int) -> tuple[Steps, int]:
 
 def solve(operation: Operation, a: int, b: int) -> tuple[Steps, int]:
     """Worked steps and the exact result of `a <operation> b`."""
+    check_choice("operation", operation, OPERATIONS)
     if operation == "add":
         return addition_steps(a, b)
     if operation == "sub":
         return subtraction_steps(a, b)
-    if operation == "mul":
-        return multiplication_steps(a, b)
-    raise GeneratorError(f"operation must be one of {', '.join(OPERATIONS)}, got {operation!r}")
+    return multiplication_steps(a, b)
 
 
 def is_held_out(operation: Operation, a: int, b: int) -> bool:
@@ -247,18 +247,11 @@ def draw_problem(
 def check_params(digits: int, operation: str) -> None:
     """Raise `GeneratorError` for a digit count or operation this generator does not know."""
     check_int_range("digits", digits, MIN_DIGITS, MAX_DIGITS)
-    if operation not in OPERATION_CHOICES:
-        raise GeneratorError(
-            f"operation must be one of {', '.join(OPERATION_CHOICES)}, got {operation!r}"
-        )
+    check_choice("operation", operation, OPERATION_CHOICES)
 
 
 def generate_arithmetic(
-    count: int,
-    seed: int,
-    *,
-    digits: int = DEFAULT_DIGITS,
-    operation: str = DEFAULT_OPERATION,
+    count: int, seed: int, *, digits: int = DEFAULT_DIGITS, operation: str = DEFAULT_OPERATION
 ) -> Iterator[ReasoningTrace]:
     """`count` training problems with `digits`-digit operands; item i depends only on seed, i."""
     check_count_seed(count, seed)

@@ -45,6 +45,12 @@ def check_int_range(label: str, value: int, low: int, high: int) -> None:
         raise GeneratorError(f"{label} must be between {low} and {high}, got {value}")
 
 
+def check_choice(label: str, value: str, choices: Sequence[str]) -> None:
+    """Raise `GeneratorError` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise GeneratorError(f"{label} must be one of {', '.join(choices)}, got {value!r}")
+
+
 def item_rng(namespace: str, seed: int, index: int) -> random.Random:
     """A private RNG for one item, so item `index` never depends on how many items are made."""
     return random.Random(f"{namespace}:{seed}:{index}")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tunix_rt.generators.base import (
-    GeneratorError,
+    check_choice,
     check_count_seed,
     check_int_range,
     item_rng,
@@ -115,15 +115,10 @@ def comparison_chain_trace(rng_seed: int, index: int, people: int, question: str
 
 
 def generate_comparison_chain(
-    count: int,
-    seed: int,
-    *,
-    people: int = DEFAULT_PEOPLE,
-    question: str = DEFAULT_QUESTION,
+    count: int, seed: int, *, people: int = DEFAULT_PEOPLE, question: str = DEFAULT_QUESTION
 ) -> Iterator[ReasoningTrace]:
     """`count` puzzles over `people` people; `question` is `most`, `least` or `mixed`."""
     check_count_seed(count, seed)
     check_int_range("people", people, MIN_PEOPLE, MAX_PEOPLE)
-    if question not in QUESTIONS:
-        raise GeneratorError(f"question must be one of {', '.join(QUESTIONS)}, got {question!r}")
+    check_choice("question", question, QUESTIONS)
     return (comparison_chain_trace(seed, index, people, question) for index in range(count))

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Table, and_, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, Row, Table, and_, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.clock import utc_now
 from tunix_rt.db.models import evaluations_table as E
@@ -45,6 +45,26 @@ class RunningJob:
     job: Job
     pid: int | None
     cancel_requested: bool
+
+
+def _not_found(kind: JobKind, job_id: uuid.UUID) -> NotFoundError:
+    return NotFoundError(f"{kind} {job_id} not found")
+
+
+async def job_row(conn: AsyncConnection, kind: JobKind, job_id: uuid.UUID) -> Row[Any]:
+    """The job's whole row; NotFoundError (`run <id> not found`) when there is none."""
+    table = TABLES[kind]
+    row = (await conn.execute(select(table).where(table.c.id == job_id))).first()
+    if row is None:
+        raise _not_found(kind, job_id)
+    return row
+
+
+async def require_job(conn: AsyncConnection, kind: JobKind, job_id: uuid.UUID) -> None:
+    """NotFoundError unless the job exists (one indexed lookup, no row decoded)."""
+    table = TABLES[kind]
+    if (await conn.execute(select(table.c.id).where(table.c.id == job_id))).first() is None:
+        raise _not_found(kind, job_id)
 
 
 def _run_column(table: Table) -> Any:
@@ -154,7 +174,7 @@ async def request_cancel(engine: AsyncEngine, kind: JobKind, job_id: uuid.UUID) 
     async with engine.begin() as conn:
         row = (await conn.execute(select(table.c.status).where(table.c.id == job_id))).first()
         if row is None:
-            raise NotFoundError(f"{kind} {job_id} not found")
+            raise _not_found(kind, job_id)
         status: RunStatus = row[0]
         if status in FINISHED:
             raise ConflictError(f"{kind} {job_id} already {status}")

@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.db.models import run_metrics_table as M
 from tunix_rt.db.models import runs_table as R
-from tunix_rt.errors import NotFoundError
-from tunix_rt.runs.jobs import insert_job
+from tunix_rt.runs.jobs import insert_job, job_row, require_job
 from tunix_rt.runs.schema import (
     MetricPoint,
     RunCurves,
@@ -40,15 +39,11 @@ def _record(row: Any) -> RunRecord:
 
 async def require_run(conn: AsyncConnection, run_id: uuid.UUID) -> None:
     """NotFoundError unless the run exists (one indexed lookup, no row decoded)."""
-    if (await conn.execute(select(R.c.id).where(R.c.id == run_id))).first() is None:
-        raise NotFoundError(f"run {run_id} not found")
+    await require_job(conn, "run", run_id)
 
 
 async def get_run(conn: AsyncConnection, run_id: uuid.UUID) -> RunRecord:
-    row = (await conn.execute(select(R).where(R.c.id == run_id))).first()
-    if row is None:
-        raise NotFoundError(f"run {run_id} not found")
-    return _record(row)
+    return _record(await job_row(conn, "run", run_id))
 
 
 def _runs_page(status: str | None, dataset_key: str | None, limit: int, offset: int) -> Select[Any]:

@@ -13,7 +13,6 @@ import os
 import queue
 import signal
 import sys
-import threading
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,8 +26,8 @@ from tunix_rt.datasets.service import check_export, manifest_counts, open_export
 from tunix_rt.datasets.store import require_dataset
 from tunix_rt.db.engine import create_engine
 from tunix_rt.runs import jobs, store
-from tunix_rt.runs.foreground import foreground_job, print_line
-from tunix_rt.runs.jobs import Job
+from tunix_rt.runs.foreground import Foreground, foreground_job
+from tunix_rt.runs.jobs import Job, JobKind
 from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import (
     DATASET_FILE,
@@ -71,19 +70,19 @@ async def execute_run(
     engine: AsyncEngine,
     settings: Settings,
     run_id: uuid.UUID,
-    stop: threading.Event,
-    on_step: Callable[[StepMetrics], None] | None = None,
-    log: Callable[[str], None] = print_line,
+    here: Foreground,
     *,
+    on_step: Callable[[StepMetrics], None] | None = None,
     queue_evaluation: bool = True,
 ) -> RunStatus:
     """Run `run_id` (already marked running) to its end; returns the final status.
 
-    `log` gets the run's log lines (the worker prints them: its output is the run's log file).
-    A succeeded run whose manifest has an `evaluation` section queues it (unless
+    `here.log` gets the run's log lines (a worker prints them: its output is the run's log
+    file). A succeeded run whose manifest has an `evaluation` section queues it (unless
     `queue_evaluation` is false: `tunix-rt train` evaluates in the foreground instead).
     """
     pending: queue.SimpleQueue[MetricPoint] = queue.SimpleQueue()
+    log = here.log
     try:
         async with engine.connect() as conn:
             record = await store.get_run(conn, run_id)
@@ -113,17 +112,16 @@ async def execute_run(
         result = await supervise(
             engine,
             Job("run", run_id, run_id),
-            stop,
+            here,
             lambda: run_training(
                 manifest,
                 dataset_jsonl=train_file,
                 output_dir=out,
                 eval_jsonl=eval_file,
                 on_step=step_hook,
-                should_stop=stop.is_set,
+                should_stop=here.stop.is_set,
             ),
             flush=lambda: _flush(engine, run_id, pending),
-            log=log,
         )
         status: RunStatus = "cancelled" if result.status == "stopped" else "succeeded"
         await jobs.finish(engine, "run", run_id, status, result=result.to_dict())
@@ -134,12 +132,9 @@ async def execute_run(
             await queue_after_run(engine, run_id, manifest, log)
         return status
     except Exception as exc:
-        log(traceback.format_exc())
-        await _flush(engine, run_id, pending)
-        message = f"{type(exc).__name__}: {exc}".strip()
-        await jobs.finish(engine, "run", run_id, "failed", error=message)
-        log(f"run {run_id}: failed: {message}")
-        return "failed"
+        return await record_failure(
+            engine, "run", run_id, here, exc, flush=lambda: _flush(engine, run_id, pending)
+        )
 
 
 async def train_here(
@@ -167,9 +162,9 @@ async def train_here(
     folder = run_dir(settings.runs_dir, run_id)
     if on_start is not None:
         on_start(run_id, folder)
-    with foreground_job(folder / LOG_FILE) as job:
+    with foreground_job(folder / LOG_FILE) as here:
         status = await execute_run(
-            engine, settings, run_id, job.stop, on_step=on_step, log=job.log, queue_evaluation=False
+            engine, settings, run_id, here, on_step=on_step, queue_evaluation=False
         )
     return run_id, status
 
@@ -177,24 +172,42 @@ async def train_here(
 async def supervise(
     engine: AsyncEngine,
     job: Job,
-    stop: threading.Event,
+    here: Foreground,
     work: Callable[[], T],
     *,
     flush: Callable[[], Awaitable[None]],
-    log: Callable[[str], None],
 ) -> T:
     """Run a job's `work` on a thread; every FLUSH_SECONDS store what it reported (`flush`) and
-    turn a cancel request into `stop`, which the work polls."""
+    turn a cancel request into `here.stop`, which the work polls."""
     task = asyncio.create_task(asyncio.to_thread(work))
     while not task.done():
         await asyncio.wait({task}, timeout=FLUSH_SECONDS)
         await flush()
-        if not stop.is_set() and await jobs.cancel_requested(engine, job.kind, job.id):
-            log(f"{job.kind} {job.id}: cancel requested")
-            stop.set()
+        if not here.stop.is_set() and await jobs.cancel_requested(engine, job.kind, job.id):
+            here.log(f"{job.kind} {job.id}: cancel requested")
+            here.stop.set()
     result = task.result()
     await flush()
     return result
+
+
+async def record_failure(
+    engine: AsyncEngine,
+    kind: JobKind,
+    job_id: uuid.UUID,
+    here: Foreground,
+    exc: Exception,
+    *,
+    flush: Callable[[], Awaitable[None]],
+) -> RunStatus:
+    """End a job that raised `exc`: log the traceback, store what it had reported (`flush`),
+    and mark it failed with the exception as its error. Returns "failed"."""
+    here.log("".join(traceback.format_exception(exc)))
+    await flush()
+    message = f"{type(exc).__name__}: {exc}".strip()
+    await jobs.finish(engine, kind, job_id, "failed", error=message)
+    here.log(f"{kind} {job_id}: failed: {message}")
+    return "failed"
 
 
 async def _flush(
@@ -212,14 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
 
     async def go() -> str:
-        with foreground_job(None, signals=(signal.SIGTERM, signal.SIGINT)) as job:
+        with foreground_job(None, signals=(signal.SIGTERM, signal.SIGINT)) as here:
             engine = create_engine(settings.database_url)
             try:
                 if kind == "evaluation":
                     from tunix_rt.evals.job import execute_evaluation
 
-                    return await execute_evaluation(engine, settings, job_id, job.stop)
-                return await execute_run(engine, settings, job_id, job.stop)
+                    return await execute_evaluation(engine, settings, job_id, here)
+                return await execute_run(engine, settings, job_id, here)
             finally:
                 await engine.dispose()
 

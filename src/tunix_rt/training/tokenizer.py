@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tunix_rt.errors import InvalidInputError
 
@@ -25,6 +25,13 @@ CONTROL_TOKENS = (START_OF_TURN, END_OF_TURN)
 MAX_PIECE_CHARS = 64
 # Gemma's layout of the special ids, so a trained tokenizer and a real Gemma one agree on them.
 PAD_ID, EOS_ID, BOS_ID, UNK_ID = 0, 1, 2, 3
+_SPECIAL_IDS = {"pad": PAD_ID, "eos": EOS_ID, "bos": BOS_ID, "unk": UNK_ID}
+#: The trainer options that name the special pieces and give them those ids: `pad_id=0`,
+#: `pad_piece="<pad>"`, and so on for eos, bos and unk.
+_SPECIAL_PIECE_OPTIONS: dict[str, Any] = {
+    **{f"{kind}_id": piece_id for kind, piece_id in _SPECIAL_IDS.items()},
+    **{f"{kind}_piece": f"<{kind}>" for kind in _SPECIAL_IDS},
+}
 
 
 class TokenizerError(InvalidInputError):
@@ -58,14 +65,7 @@ def train_tokenizer(
         model_type="bpe",
         vocab_size=vocab_size,
         hard_vocab_limit=False,
-        pad_id=PAD_ID,
-        eos_id=EOS_ID,
-        bos_id=BOS_ID,
-        unk_id=UNK_ID,
-        pad_piece="<pad>",
-        eos_piece="<eos>",
-        bos_piece="<bos>",
-        unk_piece="<unk>",
+        **_SPECIAL_PIECE_OPTIONS,
         user_defined_symbols=[*CONTROL_TOKENS, "\n"],
         byte_fallback=True,
         split_digits=True,

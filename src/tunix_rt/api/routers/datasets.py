@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from tunix_rt.api import responses
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
-from tunix_rt.api.responses import NDJSON, NO_CONTENT, no_content
+from tunix_rt.api.responses import NDJSON, NO_CONTENT, created, no_content
 from tunix_rt.datasets import builder, service, store
 from tunix_rt.datasets.schema import (
     KEY_PATTERN,
@@ -30,12 +30,7 @@ class DatasetList(BaseModel):
     data: list[DatasetSummary]
 
 
-@router.post(
-    "/build",
-    status_code=status.HTTP_201_CREATED,
-    response_model=DatasetBuilt,
-    responses=error_responses(400, 409, 413),
-)
+@router.post("/build", **created(DatasetBuilt, 400, 409, 413))
 async def build_dataset(
     request: DatasetBuildRequest, engine: Engine, settings: AppSettings
 ) -> DatasetBuilt:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
 from tunix_rt.api.errors import error_responses
-from tunix_rt.api.responses import PLAIN_TEXT
+from tunix_rt.api.responses import JOB_LOG, LogTail, accepted, created
 from tunix_rt.datasets.schema import KEY_PATTERN, NAME_PATTERN
 from tunix_rt.evals import service, store
 from tunix_rt.evals.schema import (
@@ -39,12 +39,7 @@ class EvaluationCancel(BaseModel):
     status: str
 
 
-@router.post(
-    "/runs/{run_id}/evaluate",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=EvaluationAccepted,
-    responses=error_responses(400, 404, 409, 413, 503),
-)
+@router.post("/runs/{run_id}/evaluate", **accepted(EvaluationAccepted, 400, 404, 409, 413, 503))
 async def evaluate(
     run_id: uuid.UUID, options: EvaluationOptions, http: Request, engine: Engine
 ) -> EvaluationAccepted:
@@ -137,16 +132,12 @@ async def items(
     )
 
 
-@router.get(
-    "/evaluations/{evaluation_id}/logs",
-    response_model=None,
-    responses={**PLAIN_TEXT, **error_responses(404)},
-)
+@router.get("/evaluations/{evaluation_id}/logs", **JOB_LOG)
 async def evaluation_logs(
     evaluation_id: uuid.UUID,
     conn: Connection,
     settings: AppSettings,
-    tail: Annotated[int, Query(ge=1, le=100_000)] = 200,
+    tail: LogTail = 200,
 ) -> PlainTextResponse:
     """The last `tail` lines of the evaluation worker's log."""
     path = await service.evaluation_log_path(conn, settings.runs_dir, evaluation_id)
@@ -165,12 +156,7 @@ async def cancel(evaluation_id: uuid.UUID, http: Request, engine: Engine) -> Eva
     return EvaluationCancel(evaluation_id=evaluation_id, status=after)
 
 
-@router.post(
-    "/evaluations/{evaluation_id}/traces",
-    status_code=status.HTTP_201_CREATED,
-    response_model=TracesStored,
-    responses=error_responses(404, 409),
-)
+@router.post("/evaluations/{evaluation_id}/traces", **created(TracesStored, 404, 409))
 async def store_traces(evaluation_id: uuid.UUID, engine: Engine) -> TracesStored:
     """Store every completion of the trained model as a trace (`meta.source: model`, with
     `meta.correct`), once: build the next dataset from the correct ones."""

@@ -6,13 +6,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.api.deps import Engine
-from tunix_rt.api.errors import error_responses
-from tunix_rt.api.responses import NDJSONResponse
+from tunix_rt.api.responses import NDJSONResponse, created
 from tunix_rt.generators import (
     DEFAULT_SEED,
     describe_generators,
@@ -31,8 +30,6 @@ MAX_SEED = 2**32 - 1
 EXPORT_DEFAULT_LIMIT = 1_000
 EXPORT_MAX_LIMIT = 100_000
 HIGH_CARD_DUEL = "high-card-duel"
-
-GENERATE_ERRORS = error_responses(400, 413)
 
 
 class UngarStatus(BaseModel):
@@ -107,12 +104,7 @@ async def get_ungar_status() -> UngarStatus:
     return UngarStatus(available=available, version=version, message=message)
 
 
-@ungar_router.post(
-    "/high-card-duel/generate",
-    status_code=status.HTTP_201_CREATED,
-    response_model=GenerateResponse,
-    responses=GENERATE_ERRORS,
-)
+@ungar_router.post("/high-card-duel/generate", **created(GenerateResponse, 400, 413))
 async def generate_high_card_duel(request: GenerateRequest, engine: Engine) -> GenerateResponse:
     """Generate High Card Duel traces (`meta.source` `ungar`) and store them unless `persist` is
     false. Episode i uses seed `seed + i`; episode seeds 1,000,000-1,999,999 are reserved for
@@ -141,12 +133,7 @@ async def list_generators() -> list[dict[str, Any]]:
     return describe_generators()
 
 
-@router.post(
-    "/{name}/generate",
-    status_code=status.HTTP_201_CREATED,
-    response_model=GenerateResponse,
-    responses=error_responses(400, 404, 413),
-)
+@router.post("/{name}/generate", **created(GenerateResponse, 400, 404, 413))
 async def generate_traces(name: str, request: GeneratorRequest, engine: Engine) -> GenerateResponse:
     """Generate traces with any generator (`params` per GET /api/generators) and store them
     unless `persist` is false; an unknown generator is 404."""

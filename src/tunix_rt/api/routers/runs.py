@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
 from tunix_rt.api.errors import error_responses
-from tunix_rt.api.responses import PLAIN_TEXT
+from tunix_rt.api.responses import JOB_LOG, LogTail, accepted
 from tunix_rt.runs import jobs, logs, service, store
 from tunix_rt.runs.schema import (
     ArtifactInfo,
@@ -43,10 +43,7 @@ class CancelResult(BaseModel):
 
 
 @router.post(
-    "/run",
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=RunAccepted,
-    responses={200: {"model": RunAccepted}, **error_responses(400, 404, 413, 503)},
+    "/run", **accepted(RunAccepted, 400, 404, 413, 503, other={200: {"model": RunAccepted}})
 )
 async def start_run(
     request: RunRequest, http: Request, engine: Engine, settings: AppSettings
@@ -94,17 +91,13 @@ async def get_metrics(run_id: uuid.UUID, conn: Connection) -> RunMetrics:
     return RunMetrics(run_id=run_id, data=await service.run_metrics(conn, run_id))
 
 
-@router.get(
-    "/runs/{run_id}/logs",
-    response_model=None,
-    responses={**PLAIN_TEXT, **error_responses(404)},
-)
+@router.get("/runs/{run_id}/logs", **JOB_LOG)
 async def get_logs(
     run_id: uuid.UUID,
     conn: Connection,
     engine: Engine,
     settings: AppSettings,
-    tail: Annotated[int, Query(ge=1, le=100_000)] = 200,
+    tail: LogTail = 200,
     follow: bool = False,
 ) -> Response:
     """The last `tail` lines of the run's log; with `follow`, keep streaming until it ends."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
-from tunix_rt.api.responses import NO_CONTENT, no_content
+from tunix_rt.api.responses import NO_CONTENT, created, no_content
 from tunix_rt.traces import store
 from tunix_rt.traces.schema import ReasoningTrace, ScoredTrace, TraceRecord, TraceSummary
 from tunix_rt.traces.scoring import Criteria
@@ -54,23 +54,13 @@ class Comparison(BaseModel):
     other: ScoredTrace
 
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=TraceSummary,
-    responses=error_responses(400, 413),
-)
+@router.post("", **created(TraceSummary, 400, 413))
 async def create_trace(trace: ReasoningTrace, engine: Engine) -> TraceSummary:
     """Store one trace. Bodies over `TUNIX_RT_TRACE_MAX_BYTES` are refused with 413."""
     return await store.create_trace(engine, trace)
 
 
-@router.post(
-    "/batch",
-    status_code=status.HTTP_201_CREATED,
-    response_model=BatchCreated,
-    responses=error_responses(400, 413),
-)
+@router.post("/batch", **created(BatchCreated, 400, 413))
 async def create_traces(
     traces: Annotated[list[ReasoningTrace], Body(min_length=1)],
     engine: Engine,
@@ -80,8 +70,8 @@ async def create_traces(
 
     If any item is invalid nothing is stored, and the 422 lists every bad item by index and field.
     """
-    created = await store.create_traces(engine, traces, max_items=settings.batch_max_items)
-    return BatchCreated(created_count=len(created), traces=created)
+    summaries = await store.create_traces(engine, traces, max_items=settings.batch_max_items)
+    return BatchCreated(created_count=len(summaries), traces=summaries)
 
 
 @router.get("", response_model=TracePage)
@@ -143,12 +133,7 @@ async def delete_trace(trace_id: uuid.UUID, engine: Engine) -> Response:
     return no_content()
 
 
-@router.post(
-    "/{trace_id}/score",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ScoreResponse,
-    responses=error_responses(400, 404, 413),
-)
+@router.post("/{trace_id}/score", **created(ScoreResponse, 400, 404, 413))
 async def score_trace(trace_id: uuid.UUID, request: ScoreRequest, engine: Engine) -> ScoreResponse:
     """Score a trace and store the result (the latest score per criteria is kept)."""
     result = await store.score_and_store(engine, trace_id, request.criteria)

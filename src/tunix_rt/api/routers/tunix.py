@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from tunix_rt.api.deps import Connection, Engine
 from tunix_rt.api.errors import error_responses
-from tunix_rt.api.responses import NDJSON
+from tunix_rt.api.responses import NDJSON, created
 from tunix_rt.datasets import sft_export as service
 from tunix_rt.datasets.schema import KEY_PATTERN
 from tunix_rt.runs import service as runs_service
@@ -62,12 +62,7 @@ async def sft_export(request: SftExportRequest, engine: Engine) -> StreamingResp
     return StreamingResponse(stream, media_type=NDJSON)
 
 
-@router.post(
-    "/sft/manifest",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ManifestResponse,
-    responses=error_responses(400, 404, 413),
-)
+@router.post("/sft/manifest", **created(ManifestResponse, 400, 404, 413))
 async def sft_manifest(request: ManifestRequest, conn: Connection) -> ManifestResponse:
     """A run manifest (YAML) for a dataset; the training runner accepts it unchanged."""
     manifest = await runs_service.sft_manifest(conn, request)
