@@ -137,6 +137,7 @@ runs_table = Table(
     Column("manifest", JSONDocument, nullable=False),
     *_job_worker(),
     Column("result", JSONDocument, nullable=True),
+    Index("ix_runs_created_at_id", "created_at", "id"),
     Index("ix_runs_status_created_at", "status", "created_at"),
     Index("ix_runs_dataset_key_created_at", "dataset_key", "created_at"),
 )

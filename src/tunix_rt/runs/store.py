@@ -18,7 +18,6 @@ from tunix_rt.runs.schema import (
     RunOverview,
     RunRecord,
     RunStatus,
-    RunSummary,
 )
 
 
@@ -59,20 +58,6 @@ def _runs_page(status: str | None, dataset_key: str | None, limit: int, offset: 
     return stmt.order_by(R.c.created_at.desc(), R.c.id).limit(limit + 1).offset(offset)
 
 
-async def list_runs(
-    conn: AsyncConnection,
-    *,
-    status: str | None = None,
-    dataset_key: str | None = None,
-    limit: int = 20,
-    offset: int = 0,
-) -> tuple[list[RunSummary], bool]:
-    stmt = _runs_page(status, dataset_key, limit, offset)
-    rows = (await conn.execute(stmt)).all()
-    items = [RunSummary.model_validate(dict(r._mapping)) for r in rows[:limit]]
-    return items, len(rows) > limit
-
-
 async def add_metrics(
     engine: AsyncEngine, run_id: uuid.UUID, points: Sequence[MetricPoint]
 ) -> None:
@@ -106,7 +91,7 @@ async def last_metric(conn: AsyncConnection, run_id: uuid.UUID) -> MetricPoint |
     return None if row is None else MetricPoint.model_validate(dict(row._mapping))
 
 
-async def list_run_overviews(
+async def list_runs(
     conn: AsyncConnection,
     *,
     status: str | None = None,
@@ -114,9 +99,9 @@ async def list_run_overviews(
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[list[RunOverview], bool]:
-    """`list_runs` with each run's model id (from its manifest) and last step and loss, in one
-    statement: the page of runs is chosen first, then only its rows look up their manifest and
-    their last metric (by the metrics' primary key)."""
+    """A page of runs, newest first, each with its model id (from its manifest) and its last
+    step and loss, in one statement: the page is chosen first, then only its rows look up their
+    manifest and their last metric (by the metrics' primary key)."""
     chosen = _runs_page(status, dataset_key, limit, offset).subquery()
     latest = M.alias("latest")
     last_step = (

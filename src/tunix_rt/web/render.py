@@ -55,6 +55,20 @@ def attachment(content: str | bytes, filename: str, media_type: str) -> Response
     )
 
 
+#: How often the live parts of a page (`data-refresh`) are fetched again until it is final.
+LIVE_REFRESH_MS = 2000
+
+
+def render_live(
+    request: Request, template: str, *, title: str, final: bool, **context: Any
+) -> HTMLResponse:
+    """A page with live parts (a run, an evaluation): its template marks them with
+    `data-refresh="{{ refresh_ms }}"`, and with `data-final` once `final` is true."""
+    return render(
+        request, template, title=title, final=final, refresh_ms=LIVE_REFRESH_MS, **context
+    )
+
+
 def render(
     request: Request, template: str, *, status_code: int = 200, **context: Any
 ) -> HTMLResponse:

@@ -18,7 +18,7 @@ from tunix_rt.evals.scoring import breakdown
 from tunix_rt.web.charts import bar_chart
 from tunix_rt.web.forms import read_form
 from tunix_rt.web.page import page_router
-from tunix_rt.web.render import render, this_page_with
+from tunix_rt.web.render import render, render_live, this_page_with
 
 router = page_router()
 
@@ -27,7 +27,6 @@ ITEMS_LIMIT = 50
 COMPARE_LIMIT = 50
 #: An evaluation in one of these will not change: its page stops refreshing.
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
-REFRESH_MS = 2000
 
 Cursor = Annotated[str | None, Query(max_length=512)]
 # A select's "any" option sends an empty value: the filters take it as no filter.
@@ -136,13 +135,12 @@ async def evaluation(
         value_format="{:.0%}",
         testid="eval:breakdown-chart",
     )
-    return render(
+    return render_live(
         request,
         "evaluations/evaluation.html",
         title=f"Evaluation {str(record.id)[:8]}",
         record=record,
         final=record.status in FINAL_STATUSES,
-        refresh_ms=REFRESH_MS,
         groups=groups,
         chart=chart,
         items=items.data,

@@ -21,13 +21,12 @@ from tunix_rt.runs.schema import FINISHED, RunStatus
 from tunix_rt.web.charts import Series, line_chart
 from tunix_rt.web.forms import read_form
 from tunix_rt.web.page import page_router
-from tunix_rt.web.render import render, this_page_with
+from tunix_rt.web.render import render, render_live, this_page_with
 
 router = page_router()
 
 STATUSES: tuple[RunStatus, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
-#: How often the live parts of a run's page refresh while it can still change.
-REFRESH_MS = 2000
+#: The log lines a run's page shows (its end).
 LOG_LINES = 200
 #: The evaluations a run's page lists (newest first).
 EVALUATIONS_SHOWN = 50
@@ -49,7 +48,7 @@ async def runs_page(
     """Runs, newest first, filtered as `GET /api/tunix/runs` is, a page at a time."""
     status = status_ or None
     dataset_key = dataset_key or None
-    runs, more = await store.list_run_overviews(
+    runs, more = await store.list_runs(
         conn, status=status, dataset_key=dataset_key, limit=limit, offset=offset
     )
     next_url = this_page_with(request, offset=offset + limit) if more else None
@@ -76,13 +75,12 @@ async def run_page(
     run = await store.get_run(conn, run_id)
     curves = await runs_service.run_curves(conn, run_id)
     log_path = await runs_service.run_log_path(conn, settings.runs_dir, run_id)
-    return render(
+    return render_live(
         request,
         "runs/detail.html",
         title=f"Run {str(run_id)[:8]}",
         run=run,
         final=run.status in FINISHED,
-        refresh_ms=REFRESH_MS,
         curves=curves,
         loss_chart=_by_step(
             "run:loss-chart",
