@@ -30,7 +30,7 @@ def _count(server: str, source: str | None = None) -> int:
 
 
 def _linked_ids(page: Page) -> list[str]:
-    links = page.get_by_test_id("upload:trace-link")
+    links = page.get_by_test_id("trace:upload-trace-link")
     hrefs = [links.nth(i).get_attribute("href") or "" for i in range(links.count())]
     matches = [TRACE_LINK.match(href) for href in hrefs]
     assert all(matches), hrefs
@@ -48,18 +48,18 @@ def test_a_pasted_trace_is_stored_and_linked(page: Page, server: str) -> None:
     trace = make_trace(7, source="pasted")
     page.goto("/upload")
     expect(page).to_have_title("Upload traces · tunix-rt")
-    page.get_by_test_id("upload:text").fill(
+    page.get_by_test_id("trace:upload-text").fill(
         orjson.dumps(trace, option=orjson.OPT_INDENT_2).decode()
     )
-    page.get_by_test_id("upload:paste-submit").click()
-    expect(page.get_by_test_id("upload:stored")).to_contain_text("Stored 1 trace")
+    page.get_by_test_id("trace:upload-paste-submit").click()
+    expect(page.get_by_test_id("trace:upload-stored")).to_contain_text("Stored 1 trace")
     [trace_id] = _linked_ids(page)
-    expect(page.get_by_test_id("upload:trace-link")).to_have_text(trace_id)
+    expect(page.get_by_test_id("trace:upload-trace-link")).to_have_text(trace_id)
     stored = _payload(server, trace_id)
     assert stored["prompt"] == "What is 7 + 7?"
     assert stored == trace
     check_page(page, "upload")
-    page.get_by_test_id("upload:trace-link").click()
+    page.get_by_test_id("trace:upload-trace-link").click()
     expect(page).to_have_url(f"/traces/{trace_id}")
     expect(page.get_by_test_id("trace:prompt")).to_have_text("What is 7 + 7?")
     expect(page.get_by_test_id("trace:step-content")).to_have_text(
@@ -72,18 +72,18 @@ def test_a_bad_trace_shows_each_error_beside_the_field(page: Page, server: str) 
     trace = make_trace(1, steps=[{"i": 0, "type": "reasoning"}], final_answer="")
     text = orjson.dumps(trace).decode()
     page.goto("/upload")
-    page.get_by_test_id("upload:text").fill(text)
-    page.get_by_test_id("upload:paste-submit").click()
-    field = page.locator(".field", has=page.get_by_test_id("upload:text"))
+    page.get_by_test_id("trace:upload-text").fill(text)
+    page.get_by_test_id("trace:upload-paste-submit").click()
+    field = page.locator(".field", has=page.get_by_test_id("trace:upload-text"))
     expect(field.get_by_test_id("error:text")).to_have_text(
         "this trace is not valid; nothing was stored"
     )
-    expect(field.get_by_test_id("upload:problem")).to_have_text(
+    expect(field.get_by_test_id("trace:upload-problem")).to_have_text(
         ["steps.0.content: Field required", "final_answer: String should have at least 1 character"]
     )
-    expect(page.get_by_test_id("upload:text")).to_have_value(text)
-    expect(page.get_by_test_id("upload:text")).to_have_attribute("aria-invalid", "true")
-    expect(page.get_by_test_id("upload:text")).to_have_attribute("aria-describedby", "e-text")
+    expect(page.get_by_test_id("trace:upload-text")).to_have_value(text)
+    expect(page.get_by_test_id("trace:upload-text")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("trace:upload-text")).to_have_attribute("aria-describedby", "e-text")
     assert _count(server) == before
     check_page(page, "upload")
 
@@ -97,13 +97,13 @@ def test_a_json_lines_file_with_a_bad_line_stores_nothing(
     bad = write_jsonl(tmp_path / "bad.jsonl", lines)
     before = _count(server)
     page.goto("/upload")
-    page.get_by_test_id("upload:file").set_input_files(bad)
-    page.get_by_test_id("upload:file-submit").click()
-    field = page.locator(".field", has=page.get_by_test_id("upload:file"))
+    page.get_by_test_id("trace:upload-file").set_input_files(bad)
+    page.get_by_test_id("trace:upload-file-submit").click()
+    field = page.locator(".field", has=page.get_by_test_id("trace:upload-file"))
     expect(field.get_by_test_id("error:file")).to_have_text(
         "2 of 5 lines are not valid traces; nothing was stored"
     )
-    expect(field.get_by_test_id("upload:problem")).to_have_text(
+    expect(field.get_by_test_id("trace:upload-problem")).to_have_text(
         [
             "line 3: prompt: String should have at least 1 character",
             "line 5: prompt: Field required; steps: Field required; final_answer: Field required",
@@ -114,9 +114,9 @@ def test_a_json_lines_file_with_a_bad_line_stores_nothing(
     good = write_jsonl(
         tmp_path / "good.jsonl", [make_trace(n, source="jsonl-file") for n in range(4)]
     )
-    page.get_by_test_id("upload:file").set_input_files(good)
-    page.get_by_test_id("upload:file-submit").click()
-    expect(page.get_by_test_id("upload:stored")).to_contain_text("Stored 4 traces")
+    page.get_by_test_id("trace:upload-file").set_input_files(good)
+    page.get_by_test_id("trace:upload-file-submit").click()
+    expect(page.get_by_test_id("trace:upload-stored")).to_contain_text("Stored 4 traces")
     ids = _linked_ids(page)
     assert [_payload(server, trace_id)["prompt"] for trace_id in ids] == [
         f"What is {n} + {n}?" for n in range(4)
@@ -126,19 +126,19 @@ def test_a_json_lines_file_with_a_bad_line_stores_nothing(
 
 def test_load_example_fills_a_trace_that_uploads(page: Page, server: str) -> None:
     page.goto("/upload")
-    page.get_by_test_id("upload:load-example").click()
-    text = page.get_by_test_id("upload:text").input_value()
+    page.get_by_test_id("trace:upload-load-example").click()
+    text = page.get_by_test_id("trace:upload-text").input_value()
     assert orjson.loads(text) == EXAMPLE_TRACE
-    page.get_by_test_id("upload:paste-submit").click()
-    expect(page.get_by_test_id("upload:stored")).to_contain_text("Stored 1 trace")
+    page.get_by_test_id("trace:upload-paste-submit").click()
+    expect(page.get_by_test_id("trace:upload-stored")).to_contain_text("Stored 1 trace")
     [trace_id] = _linked_ids(page)
     assert _payload(server, trace_id) == EXAMPLE_TRACE
 
 
 def test_the_example_is_on_the_page_without_script(page: Page) -> None:
     page.goto("/upload")
-    page.get_by_test_id("upload:example").locator("summary").click()
-    shown = page.get_by_test_id("upload:example").locator("code").inner_text()
+    page.get_by_test_id("trace:upload-example").locator("summary").click()
+    shown = page.get_by_test_id("trace:upload-example").locator("code").inner_text()
     assert orjson.loads(shown) == EXAMPLE_TRACE
 
 
