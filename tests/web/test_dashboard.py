@@ -36,6 +36,7 @@ def test_an_unknown_page_is_the_404_page_and_the_api_keeps_json(page: Page, serv
     response = page.goto("/no-such-page")
     assert response is not None and response.status == 404
     expect(page.get_by_test_id("sys:error")).to_have_text("there is no page at /no-such-page")
+    check_page(page, "not-found")
     api = httpx.get(f"{server}/api/no-such-route")
     assert (api.status_code, api.json()) == (404, {"detail": "Not Found"})
 
