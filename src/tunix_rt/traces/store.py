@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, func, literal, select, text, tuple_
+from sqlalchemy import ColumnElement, Row, delete, func, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -356,9 +356,3 @@ async def stored_scores(conn: AsyncConnection, trace_id: uuid.UUID) -> list[Stor
         StoredScore(criteria=r.criteria, score=r.score, details=r.details, scored_at=r.scored_at)
         for r in await conn.execute(stmt)
     ]
-
-
-async def ping(engine: AsyncEngine) -> None:
-    """Raise unless the database answers."""
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from tunix_rt import system
 from tunix_rt.api.deps import Engine
-from tunix_rt.traces.store import ping
 
 router = APIRouter(tags=["health"])
 
@@ -25,9 +25,8 @@ class Health(BaseModel):
 )
 async def health(engine: Engine) -> Health | JSONResponse:
     """`healthy` when the database answers; 503 with the reason when it does not."""
-    try:
-        await ping(engine)
-    except Exception as exc:
-        reason = f"database unavailable: {type(exc).__name__}: {exc}".splitlines()[0]
+    database = await system.database_status(engine)
+    if not database.healthy:
+        reason = f"database unavailable: {database.reason}"
         return JSONResponse({"status": "unhealthy", "reason": reason}, status_code=503)
     return Health(status="healthy")
