@@ -475,11 +475,13 @@ class TrainBatches:
         plan = data_lib.batch_plan(
             self.data.lengths, training.batch_size, training.seed, self.data.seq_len
         )
-        for _ in range(self.steps):
+        for step in range(self.steps):
             if self.should_stop is not None and self.should_stop():
                 self.stopped = True
                 return
-            if deadline is not None and time.perf_counter() - self.started > deadline:
+            # A time limit ends training after a step, never before the first one: a run whose
+            # set-up outlasted its limit still trains once and leaves a checkpoint.
+            if step and deadline is not None and time.perf_counter() - self.started > deadline:
                 self.time_limited = True
                 return
             index, width = next(plan)
