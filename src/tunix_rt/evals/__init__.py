@@ -6,6 +6,7 @@ trace's answer does not load the eval sets and their generators):
 
 - `answers`: exact-match answer scoring after light normalisation (traces and model outputs)
 - `completions`: reading a completion's `Reasoning:` / `Answer:` layout
+- `rewards`: verifiable rewards for reinforcement learning (answer, format, steps, length)
 - `evalsets`: the built-in, versioned, pinned eval sets
 - `targets`: what an evaluation runs on (an eval set, or a dataset split with expected answers)
 - `schema`: evaluation requests, records, scorecards, items, leaderboard rows, comparisons
@@ -20,6 +21,7 @@ __all__ = [
     "completions",
     "evalsets",
     "job",
+    "rewards",
     "schema",
     "scoring",
     "service",
