@@ -69,14 +69,7 @@ async def train_foreground(engine: AsyncEngine, manifest: RunManifest) -> tuple[
             shown.enter_context(progress)
 
         def on_step(metrics: StepMetrics) -> None:
-            progress.update(
-                task,
-                completed=metrics.step,
-                description=(
-                    f"step {metrics.step} loss {metrics.loss:.4f} "
-                    f"{metrics.tokens_per_second:,.0f} tok/s"
-                ),
-            )
+            progress.update(task, completed=metrics.step, description=metrics.summary())
 
         run_id, status = await train_here(
             engine, get_settings(), manifest, on_start=on_start, on_step=on_step
@@ -143,6 +136,41 @@ def logs_(
             sys.stdout.flush()
 
     run(main)
+
+
+@runs_app.command("rollouts")
+def rollouts(
+    run_id: Annotated[str, typer.Argument(help="Run id (a GRPO run)")],
+    step: Annotated[
+        int | None, typer.Option(min=1, help="Default: the latest step that stored some")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="The API's JSON")] = False,
+) -> None:
+    """A GRPO run's stored rollouts: prompt, completion and rewards."""
+    from tunix_rt.runs import service
+    from tunix_rt.settings import get_settings
+
+    parsed = parse_id(run_id, "run")
+    sample = run_read(
+        lambda conn: service.run_rollouts(conn, get_settings().runs_dir, parsed, step)
+    )
+    if json_output:
+        sys.stdout.write(sample.model_dump_json(indent=2) + "\n")
+        return
+    if sample.step is None:
+        sys.stdout.write(f"run {parsed} stored no rollouts\n")
+        return
+    steps = ", ".join(map(str, sample.steps))
+    out = [f"run {parsed}: step {sample.step} (steps with rollouts: {steps})"]
+    for rollout in sample.data:
+        rewards = " ".join(f"{name} {value:.2f}" for name, value in rollout.rewards.items())
+        out += [
+            "",
+            f"group {rollout.group} · trace {rollout.trace_id} · expected {rollout.expected} · "
+            f"reward {rollout.reward:.3f} ({rewards})",
+            rollout.completion.rstrip("\n"),
+        ]
+    sys.stdout.write("\n".join(out) + "\n")
 
 
 @runs_app.command("cancel")

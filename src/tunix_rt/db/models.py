@@ -153,6 +153,14 @@ run_metrics_table = Table(
     Column("tokens_per_second", Float, nullable=False),
     Column("eval_loss", Float, nullable=True),
     Column("elapsed_seconds", Float, nullable=False),
+    # GRPO steps only (null for SFT): what the step's rollouts scored and how far it moved.
+    Column("kl", Float, nullable=True),
+    Column("reward_mean", Float, nullable=True),
+    Column("reward_std", Float, nullable=True),
+    Column("rewards", JSONDocument, nullable=True, doc="{name: {mean, std}}, unweighted."),
+    Column("completion_tokens", Float, nullable=True),
+    Column("clip_fraction", Float, nullable=True),
+    Column("groups_with_spread", Float, nullable=True),
 )
 
 #: A run's model (and optionally its starting point) scored on a pinned eval target.

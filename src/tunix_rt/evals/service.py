@@ -27,6 +27,7 @@ from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir
 from tunix_rt.runs.schema import RunRecord
+from tunix_rt.runs.service import checkpoint_missing
 from tunix_rt.traces.schema import ReasoningTrace, TraceStep
 from tunix_rt.traces.store import create_traces
 
@@ -39,16 +40,9 @@ _ITEM_ONLY_KEYS = frozenset({"source", "eval_set", "eval_index", "trace_id", "ex
 
 def check_evaluable(run: RunRecord) -> None:
     """ConflictError (409) with the reason when the run has no checkpoint to evaluate."""
-    has_checkpoint = bool((run.result or {}).get("checkpoint_step"))
-    if run.status == "succeeded" or (run.status == "cancelled" and has_checkpoint):
-        return
-    reasons = {
-        "queued": "it is queued and has no checkpoint yet",
-        "running": "it is still training (evaluate it once it has finished)",
-        "failed": f"it failed ({run.error}) and has no checkpoint",
-        "cancelled": "it was cancelled before it saved a checkpoint",
-    }
-    raise ConflictError(f"run {run.id} cannot be evaluated: {reasons[run.status]}")
+    reason = checkpoint_missing(run)
+    if reason is not None:
+        raise ConflictError(f"run {run.id} cannot be evaluated: {reason}")
 
 
 async def submit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import PurePosixPath
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -10,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tunix_rt.datasets.schema import KEY_PATTERN
+from tunix_rt.evals.rewards import REWARDS
 from tunix_rt.evals.schema import EvaluationOptions
 
 # The safe dumper (plain data only, as `yaml.safe_dump`) with libyaml's emitter, which PyYAML's
@@ -35,7 +37,7 @@ TINY_WIDTH = 128
 
 
 class ModelSection(ManifestModel):
-    OMIT_WHEN_DEFAULT = frozenset({"source", "path", "layers", "width"})
+    OMIT_WHEN_DEFAULT = frozenset({"source", "path", "layers", "width", "init_from_run"})
 
     model_id: str = Field(min_length=1, max_length=255, description="e.g. google/gemma-2b-it")
     source: ModelSource = Field(
@@ -64,6 +66,12 @@ class ModelSection(ManifestModel):
         "width / 4, an MLP 4 x wide.",
     )
 
+    init_from_run: uuid.UUID | None = Field(
+        default=None,
+        description="Start from this run's latest checkpoint (its architecture and tokenizer "
+        "too); source, path, layers and width are then left out.",
+    )
+
     @field_validator("path")
     @classmethod
     def _absolute(cls, path: str | None) -> str | None:
@@ -71,6 +79,12 @@ class ModelSection(ManifestModel):
 
     @model_validator(mode="after")
     def _path_matches_source(self) -> ModelSection:
+        chosen = self.source != "tiny" or (self.path, self.layers, self.width) != (None,) * 3
+        if self.init_from_run is not None and chosen:
+            raise ValueError(
+                "model.init_from_run takes the run's own model: leave out model.source, "
+                "path, layers and width"
+            )
         if self.source == "local" and self.path is None:
             raise ValueError("model.path is required when model.source is local")
         if self.source == "tiny" and self.path is not None:
@@ -191,6 +205,7 @@ class DatasetSection(ManifestModel):
 
 
 LrSchedule = Literal["constant", "warmup_cosine"]
+RunMode = Literal["sft", "grpo"]
 
 
 # The hyperparameters that the manifest and the original flat API requests share: their ranges,
@@ -201,6 +216,12 @@ NumEpochs = Annotated[int, Field(ge=1, le=100)]
 BatchSize = Annotated[int, Field(ge=1, le=512)]
 MaxSeqLength = Annotated[int, Field(ge=128, le=32768)]
 TINY_TRAINING_DEFAULTS: dict[str, Any] = {"learning_rate": 3e-3}
+# GRPO fine-tunes a trained policy from its own samples: a rate a tenth of the tiny model's
+# from-scratch one (3e-6 for a real checkpoint, as Tunix's GRPO examples use), one pass.
+GRPO_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
+    "tiny": {"learning_rate": 3e-4, "num_epochs": 1},
+    "local": {"learning_rate": 3e-6, "num_epochs": 1},
+}
 
 
 class TrainingSection(ManifestModel):
@@ -248,6 +269,55 @@ class TrainingSection(ManifestModel):
     )
 
 
+class GrpoSection(ManifestModel):
+    """GRPO (Tunix's `GRPOLearner`): each step samples `num_generations` completions of every
+    prompt in the batch (`training.batch_size` prompts) and moves the policy towards the ones
+    whose reward beats their group's mean."""
+
+    num_generations: int = Field(
+        default=4, ge=2, le=64, description="Completions sampled per prompt (the group)."
+    )
+    num_iterations: int = Field(
+        default=1, ge=1, le=16, description="Optimizer steps on each batch of rollouts."
+    )
+    beta: float = Field(
+        default=0.04, ge=0, le=10, description="KL penalty towards the starting policy; 0: none."
+    )
+    epsilon: float = Field(default=0.2, gt=0, le=1, description="The clipping range.")
+    temperature: float = Field(default=0.9, gt=0, le=5, description="Rollout temperature.")
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_tokens_to_generate: int = Field(default=256, ge=1, le=8192)
+    max_prompt_length: int = Field(
+        default=128, ge=8, le=8192, description="Prompts are cut to this many tokens (left)."
+    )
+    rollouts_every_n_steps: int = Field(
+        default=10, ge=1, le=10_000_000, description="Store a sample of rollouts this often."
+    )
+    rollouts_per_sample: int = Field(
+        default=8, ge=1, le=1024, description="Rollouts stored each time (whole groups first)."
+    )
+
+
+class RewardSpec(ManifestModel):
+    name: str = Field(description="One of: " + ", ".join(REWARDS) + ".")
+    weight: float = Field(default=1.0, ge=-100, le=100)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        if name not in REWARDS:
+            raise ValueError(f"unknown reward {name!r} (known: {', '.join(REWARDS)})")
+        return name
+
+
+DEFAULT_REWARDS = (
+    RewardSpec(name="answer", weight=1.0),
+    RewardSpec(name="steps", weight=0.5),
+    RewardSpec(name="format", weight=0.2),
+)
+
+
 class OutputSection(ManifestModel):
     output_dir: str = Field(description="Relative to TUNIX_RT_RUNS_DIR; never outside it.")
 
@@ -262,8 +332,8 @@ class RunManifest(ManifestModel):
 
     version: Literal["1.0"] = "1.0"
     runner: Literal["tunix"] = "tunix"
-    mode: Literal["sft"] = "sft"
-    OMIT_WHEN_DEFAULT = frozenset({"tokenizer", "lora", "mesh", "evaluation"})
+    mode: RunMode = Field(default="sft", description="`sft`, or `grpo` (with `rewards`).")
+    OMIT_WHEN_DEFAULT = frozenset({"tokenizer", "lora", "mesh", "evaluation", "grpo", "rewards"})
 
     model: ModelSection
     dataset: DatasetSection
@@ -283,18 +353,46 @@ class RunManifest(ManifestModel):
         description="Queued when the run succeeds: evalset or dataset_key (+ split), base, "
         "and the generation options of POST /api/tunix/runs/{id}/evaluate.",
     )
+    grpo: GrpoSection | None = Field(
+        default=None, description="`grpo` only; absent: the defaults of GrpoSection."
+    )
+    rewards: list[RewardSpec] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="`grpo` only: named, weighted rewards; absent: answer 1.0, steps 0.5, "
+        "format 0.2.",
+    )
+
+    @model_validator(mode="after")
+    def _mode_sections(self) -> RunManifest:
+        if self.mode != "grpo":
+            for name in ("grpo", "rewards"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} is only used with mode grpo")
+            if self.model.init_from_run is not None:
+                raise ValueError("model.init_from_run is only used with mode grpo")
+        if self.rewards is not None:
+            names = [reward.name for reward in self.rewards]
+            if len(set(names)) != len(names):
+                raise ValueError("rewards names each reward once")
+        return self
 
     @model_validator(mode="after")
     def _model_defaults(self) -> RunManifest:
-        """Training fields left out take the tiny model's own defaults when it is the model."""
-        if self.model.source == "tiny":
-            unset = {
-                name: value
-                for name, value in TINY_TRAINING_DEFAULTS.items()
-                if name not in self.training.model_fields_set
-            }
-            if unset:
-                self.training = self.training.model_copy(update=unset)
+        """Training fields left out take the defaults of the model and mode: the tiny model's
+        own (TINY_TRAINING_DEFAULTS), GRPO's (GRPO_TRAINING_DEFAULTS)."""
+        if self.mode == "grpo":
+            defaults = GRPO_TRAINING_DEFAULTS[self.model.source]
+        else:
+            defaults = TINY_TRAINING_DEFAULTS if self.model.source == "tiny" else {}
+        unset = {
+            name: value
+            for name, value in defaults.items()
+            if name not in self.training.model_fields_set
+        }
+        if unset:
+            self.training = self.training.model_copy(update=unset)
         return self
 
     def to_yaml(self, *, resolved: bool = False) -> str:
@@ -303,13 +401,16 @@ class RunManifest(ManifestModel):
         return yaml.dump(data, Dumper=_SAFE_DUMPER, sort_keys=False, default_flow_style=False)
 
     def resolved(self) -> RunManifest:
-        """A copy with the optional `tokenizer` and `mesh` sections filled with defaults."""
-        return self.model_copy(
-            update={
-                "tokenizer": self.tokenizer or TokenizerSection(),
-                "mesh": self.mesh or MeshSection(),
-            }
-        )
+        """A copy with the optional `tokenizer` and `mesh` sections (and for `grpo` its
+        section and rewards) filled with defaults."""
+        update: dict[str, Any] = {
+            "tokenizer": self.tokenizer or TokenizerSection(),
+            "mesh": self.mesh or MeshSection(),
+        }
+        if self.mode == "grpo":
+            update["grpo"] = self.grpo or GrpoSection()
+            update["rewards"] = self.rewards or list(DEFAULT_REWARDS)
+        return self.model_copy(update=update)
 
     @classmethod
     def from_yaml(cls, text: str) -> RunManifest:
@@ -319,6 +420,7 @@ class RunManifest(ManifestModel):
 def _compact(model: ManifestModel) -> dict[str, Any]:
     """`model_dump(mode="json")` without the OMIT_WHEN_DEFAULT fields that hold their default."""
     out: dict[str, Any] = {}
+    dumped = model.model_dump(mode="json")
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
         default = field.get_default(call_default_factory=True)
@@ -329,7 +431,7 @@ def _compact(model: ManifestModel) -> dict[str, Any]:
         elif isinstance(value, BaseModel):
             out[name] = value.model_dump(mode="json", exclude_defaults=True)
         else:
-            out[name] = value
+            out[name] = dumped[name]
     return out
 
 

@@ -18,6 +18,8 @@ EVALUATION_LOG_FILE = "eval.log"
 DATASET_FILE = "dataset.jsonl"
 EVAL_FILE = "eval.jsonl"
 MANIFEST_FILE = "manifest.yaml"
+#: In a GRPO run's output folder: a sample of its rollouts, one JSON object per line.
+ROLLOUTS_FILE = "rollouts.jsonl"
 
 
 def run_dir(runs_dir: Path, run_id: uuid.UUID) -> Path:

@@ -78,13 +78,35 @@ class RunStatusView(BaseModel):
     last_loss: float | None
 
 
+class RewardStats(BaseModel):
+    mean: float
+    std: float
+
+
 class MetricPoint(BaseModel):
+    """One optimizer step. The GRPO fields are null for an SFT run's steps."""
+
     step: int
     loss: float
     learning_rate: float
     tokens_per_second: float
     eval_loss: float | None
     elapsed_seconds: float
+    kl: float | None = Field(default=None, description="GRPO: mean KL to the reference.")
+    reward_mean: float | None = Field(default=None, description="GRPO: weighted total reward.")
+    reward_std: float | None = None
+    rewards: dict[str, RewardStats] | None = Field(
+        default=None, description="GRPO: each reward's unweighted mean and std."
+    )
+    completion_tokens: float | None = Field(
+        default=None, description="GRPO: mean generated tokens per completion."
+    )
+    clip_fraction: float | None = None
+    groups_with_spread: float | None = Field(
+        default=None,
+        description="GRPO: the share of prompt groups whose rewards are not all equal (a group "
+        "whose completions all score the same gives no gradient).",
+    )
 
 
 class ArtifactInfo(BaseModel):
@@ -100,4 +122,31 @@ class RunCurves(BaseModel):
     eval_loss: list[tuple[int, float]]
     learning_rate: list[tuple[int, float]]
     tokens_per_second: list[tuple[int, float]]
+    reward: list[tuple[int, float]] = Field(default_factory=list, description="GRPO only.")
+    kl: list[tuple[int, float]] = Field(default_factory=list, description="GRPO only.")
+    groups_with_spread: list[tuple[int, float]] = Field(
+        default_factory=list, description="GRPO only."
+    )
     last: MetricPoint | None
+
+
+class Rollout(BaseModel):
+    """One sampled completion of a GRPO step, with what each reward gave it."""
+
+    step: int
+    group: int = Field(description="The prompt's group within the step's sample.")
+    trace_id: str
+    prompt: str
+    completion: str = Field(description="Ends in <end_of_turn> when generation stopped there.")
+    expected: str
+    rewards: dict[str, float] = Field(description="Each reward, unweighted.")
+    reward: float = Field(description="The weighted total the step trained on.")
+
+
+class RolloutSample(BaseModel):
+    """The rollouts a GRPO run stored at one step, and the steps that stored some."""
+
+    run_id: uuid.UUID
+    steps: list[int]
+    step: int | None = Field(description="The step shown; null when none stored rollouts.")
+    data: list[Rollout]

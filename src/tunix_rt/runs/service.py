@@ -12,16 +12,27 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.datasets.store import require_dataset
-from tunix_rt.errors import InvalidInputError
+from tunix_rt.errors import ConflictError, InvalidInputError, NotFoundError
+from tunix_rt.evals.targets import first_without_expected_answer
 from tunix_rt.runs import store
 from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import Hyperparameters, ManifestRequest, RunManifest
-from tunix_rt.runs.paths import LOG_FILE, artifact_path, list_artifacts, run_dir
+from tunix_rt.runs.paths import (
+    LOG_FILE,
+    ROLLOUTS_FILE,
+    artifact_path,
+    list_artifacts,
+    output_dir,
+    run_dir,
+)
 from tunix_rt.runs.schema import (
     ArtifactInfo,
     MetricPoint,
+    Rollout,
+    RolloutSample,
     RunAccepted,
     RunCurves,
+    RunRecord,
     RunRequest,
     RunStatusView,
 )
@@ -66,11 +77,63 @@ def manifest_of(request: RunRequest) -> RunManifest:
     return made.manifest()
 
 
+def checkpoint_missing(run: RunRecord) -> str | None:
+    """Why `run` has no checkpoint to evaluate or start from, or None when it has one (a
+    succeeded run, or a cancelled one that saved a checkpoint)."""
+    has_checkpoint = bool((run.result or {}).get("checkpoint_step"))
+    if run.status == "succeeded" or (run.status == "cancelled" and has_checkpoint):
+        return None
+    reasons = {
+        "queued": "it is queued and has no checkpoint yet",
+        "running": "it is still training (wait until it has finished)",
+        "failed": f"it failed ({run.error}) and has no checkpoint",
+        "cancelled": "it was cancelled before it saved a checkpoint",
+    }
+    return reasons[run.status]
+
+
+async def source_run_dir(
+    conn: AsyncConnection, runs_dir: Path, manifest: RunManifest
+) -> Path | None:
+    """The output folder of the run that `model.init_from_run` names (None without one): 404 for
+    an unknown run, 409 for one without a checkpoint, 422 for one that trained LoRA adapters."""
+    run_id = manifest.model.init_from_run
+    if run_id is None:
+        return None
+    run = await store.get_run(conn, run_id)
+    reason = checkpoint_missing(run)
+    if reason is not None:
+        raise ConflictError(f"model.init_from_run: run {run_id} cannot be started from: {reason}")
+    source = RunManifest.model_validate(run.manifest)
+    if source.lora is not None:
+        raise InvalidInputError(
+            f"run {run_id} trained LoRA adapters: GRPO starts from a fully trained checkpoint",
+            loc=("manifest_yaml", "model", "init_from_run"),
+        )
+    return output_dir(runs_dir, run_id, source.output.output_dir)
+
+
+async def check_manifest(conn: AsyncConnection, runs_dir: Path, manifest: RunManifest) -> None:
+    """What a manifest needs of the database: its dataset (404), and for `grpo` a starting run
+    with a checkpoint and an expected answer on every trace (422 naming the first without)."""
+    await require_dataset(conn, manifest.dataset.key)
+    if manifest.mode != "grpo":
+        return
+    await source_run_dir(conn, runs_dir, manifest)
+    lacking = await first_without_expected_answer(conn, manifest.dataset.key, None)
+    if lacking is not None:
+        raise InvalidInputError(
+            f"trace {lacking} of dataset {manifest.dataset.key} has no meta.expected_answer: "
+            "GRPO's rewards need the expected answer of every prompt",
+            loc=("manifest_yaml", "dataset", "key"),
+        )
+
+
 async def submit(engine: AsyncEngine, runs_dir: Path, request: RunRequest) -> RunAccepted:
     """Validate everything a run needs; queue it unless it is a dry run."""
     manifest = manifest_of(request)
     async with engine.connect() as conn:
-        await require_dataset(conn, manifest.dataset.key)
+        await check_manifest(conn, runs_dir, manifest)
     require_training_stack()
     manifest_yaml = manifest.to_yaml()
     if request.dry_run:
@@ -148,3 +211,34 @@ async def run_artifact(conn: AsyncConnection, runs_dir: Path, run_id: uuid.UUID,
     """One artifact's path; a name that leaves the run's folder is 404."""
     await store.require_run(conn, run_id)
     return artifact_path(runs_dir, run_id, name)
+
+
+async def run_rollouts(
+    conn: AsyncConnection, runs_dir: Path, run_id: uuid.UUID, step: int | None = None
+) -> RolloutSample:
+    """The rollouts a GRPO run stored at `step` (default: the latest step that stored some),
+    and every step that did; none for an SFT run. 404 for an unknown run or a step that
+    stored none."""
+    run = await store.get_run(conn, run_id)
+    manifest = RunManifest.model_validate(run.manifest)
+    path = output_dir(runs_dir, run_id, manifest.output.output_dir) / ROLLOUTS_FILE
+    by_step = await asyncio.to_thread(_read_rollouts, path)
+    steps = sorted(by_step)
+    if step is not None and step not in by_step:
+        shown = ", ".join(map(str, steps)) or "none"
+        raise NotFoundError(f"run {run_id} stored no rollouts at step {step} (steps: {shown})")
+    chosen = step if step is not None else (steps[-1] if steps else None)
+    data = by_step.get(chosen, []) if chosen is not None else []
+    return RolloutSample(run_id=run_id, steps=steps, step=chosen, data=data)
+
+
+def _read_rollouts(path: Path) -> dict[int, list[Rollout]]:
+    by_step: dict[int, list[Rollout]] = {}
+    if not path.is_file():
+        return by_step
+    with path.open("rb") as lines:
+        for line in lines:
+            if line.strip():
+                rollout = Rollout.model_validate_json(line)
+                by_step.setdefault(rollout.step, []).append(rollout)
+    return by_step

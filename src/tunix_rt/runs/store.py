@@ -76,6 +76,13 @@ _METRIC_COLUMNS = (
     M.c.tokens_per_second,
     M.c.eval_loss,
     M.c.elapsed_seconds,
+    M.c.kl,
+    M.c.reward_mean,
+    M.c.reward_std,
+    M.c.rewards,
+    M.c.completion_tokens,
+    M.c.clip_fraction,
+    M.c.groups_with_spread,
 )
 
 
@@ -168,5 +175,12 @@ async def metric_curves(conn: AsyncConnection, run_id: uuid.UUID, max_points: in
         eval_loss=[(row.step, row.eval_loss) for row in rows if row.in_evals],
         learning_rate=[(row.step, row.learning_rate) for row in steps],
         tokens_per_second=[(row.step, row.tokens_per_second) for row in steps],
+        reward=[(row.step, row.reward_mean) for row in steps if row.reward_mean is not None],
+        kl=[(row.step, row.kl) for row in steps if row.kl is not None],
+        groups_with_spread=[
+            (row.step, row.groups_with_spread)
+            for row in steps
+            if row.groups_with_spread is not None
+        ],
         last=None if last is None else MetricPoint.model_validate(last, from_attributes=True),
     )

@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.service import check_export, manifest_counts, open_export
-from tunix_rt.datasets.store import require_dataset
 from tunix_rt.db.engine import create_engine
 from tunix_rt.runs import jobs, store
 from tunix_rt.runs.foreground import Foreground, foreground_job
@@ -38,10 +37,11 @@ from tunix_rt.runs.paths import (
     run_dir,
 )
 from tunix_rt.runs.schema import MetricPoint, RunStatus
+from tunix_rt.runs.service import check_manifest, source_run_dir
 from tunix_rt.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from tunix_rt.training.runner import StepMetrics
+    from tunix_rt.training.runner import StepMetrics, TrainingResult
 
 FLUSH_SECONDS = 0.5
 T = TypeVar("T")
@@ -95,32 +95,44 @@ async def execute_run(
             engine, ExportCache.from_settings(settings), manifest.dataset.key, folder
         )
         out = output_dir(settings.runs_dir, run_id, manifest.output.output_dir)
-        log(f"run {run_id}: training into {out}")
-
-        from tunix_rt.training.runner import run_training
+        async with engine.connect() as conn:
+            source = await source_run_dir(conn, settings.runs_dir, manifest)
+        log(f"run {run_id}: training ({manifest.mode}) into {out}")
 
         def step_hook(metrics: StepMetrics) -> None:
             pending.put(MetricPoint.model_validate(metrics, from_attributes=True))
-            eval_part = "" if metrics.eval_loss is None else f" eval_loss {metrics.eval_loss:.4f}"
-            log(
-                f"step {metrics.step} loss {metrics.loss:.4f} lr {metrics.learning_rate:.3g} "
-                f"tokens/s {metrics.tokens_per_second:.0f}{eval_part}"
-            )
+            log(metrics.log_line())
             if on_step is not None:
                 on_step(metrics)
 
-        result = await supervise(
-            engine,
-            Job("run", run_id, run_id),
-            here,
-            lambda: run_training(
+        def train() -> TrainingResult:
+            if manifest.mode == "grpo":
+                from tunix_rt.training.grpo import run_grpo
+
+                return run_grpo(
+                    manifest,
+                    dataset_jsonl=train_file,
+                    output_dir=out,
+                    source_dir=source,
+                    on_step=step_hook,
+                    should_stop=here.stop.is_set,
+                )
+            from tunix_rt.training.runner import run_training
+
+            return run_training(
                 manifest,
                 dataset_jsonl=train_file,
                 output_dir=out,
                 eval_jsonl=eval_file,
                 on_step=step_hook,
                 should_stop=here.stop.is_set,
-            ),
+            )
+
+        result = await supervise(
+            engine,
+            Job("run", run_id, run_id),
+            here,
+            train,
             flush=lambda: _flush(engine, run_id, pending),
         )
         status: RunStatus = "cancelled" if result.status == "stopped" else "succeeded"
@@ -151,7 +163,7 @@ async def train_here(
     any, is not queued: the caller runs it in the foreground too.
     """
     async with engine.connect() as conn:
-        await require_dataset(conn, manifest.dataset.key)
+        await check_manifest(conn, settings.runs_dir, manifest)
     run_id = await store.create_run(
         engine,
         dataset_key=manifest.dataset.key,

@@ -43,6 +43,12 @@ TOKENIZER_FILE = "tokenizer.model"
 MODEL_CONFIG_FILE = "model_config.json"
 RESULT_FILE = "result.json"
 CHECKPOINTS_DIR = "checkpoints"
+#: A run started from another run's checkpoint (`model.init_from_run`) names it here: that
+#: run's output folder (relative to this one) and step, its starting point.
+INIT_FROM_FILE = "init_from.json"
+#: Where the checkpoints of each mode are, under CHECKPOINTS_DIR (Tunix's RL trainer keeps the
+#: policy's under `actor/`).
+CHECKPOINT_SUBDIRS = {"sft": "", "grpo": "actor"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +65,18 @@ class StepMetrics:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        """The step in a few words, for a progress bar."""
+        return f"step {self.step} loss {self.loss:.4f} {self.tokens_per_second:,.0f} tok/s"
+
+    def log_line(self) -> str:
+        """The step's line in the run's log."""
+        line = (
+            f"step {self.step} loss {self.loss:.4f} lr {self.learning_rate:.3g} "
+            f"tokens/s {self.tokens_per_second:.0f}"
+        )
+        return line if self.eval_loss is None else f"{line} eval_loss {self.eval_loss:.4f}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +130,7 @@ class TrainedModel:
     manifest: RunManifest
     spec: models.ModelSpec
     step: int
+    mesh: jax.sharding.Mesh
 
 
 def learning_rate_schedule(training: TrainingSection, steps: int) -> optax.Schedule:
@@ -249,7 +268,7 @@ class MetricsHooks:
         return tokens / seconds if seconds > 0 else None
 
 
-def _prepare_tokenizer(manifest: RunManifest, records: list[data_lib.SftRecord], out: Path) -> Any:
+def prepare_tokenizer(manifest: RunManifest, records: list[data_lib.SftRecord], out: Path) -> Any:
     target = out / TOKENIZER_FILE
     assert manifest.tokenizer is not None
     source: Path | None = None
@@ -361,7 +380,7 @@ def prepare_data(
     training = manifest.training
     records = data_lib.read_records(dataset_jsonl)
     eval_records = data_lib.read_records(eval_jsonl) if eval_jsonl is not None else []
-    processor = _prepare_tokenizer(manifest, records + eval_records, output_dir)
+    processor = prepare_tokenizer(manifest, records + eval_records, output_dir)
     data = data_lib.prepare(records, processor, training.max_seq_length)
     truncated, dropped = data.truncated, data.dropped
     eval_data: data_lib.PreparedData | None
@@ -433,7 +452,7 @@ def sft_trainer(
             eval_every_n_steps=training.eval_every_n_steps or steps,
             max_steps=steps,
             checkpoint_root_directory=str(checkpoint_dir),
-            checkpointing_options=_checkpoint_options(training, steps),
+            checkpointing_options=checkpoint_options(training, steps),
             data_sharding_axis=("fsdp",),
             pbar_description=None,
         ),
@@ -530,7 +549,7 @@ def training_result(
         losses=list(losses),
         output_dir=output_dir,
         checkpoint_dir=checkpoint_dir,
-        checkpoint_step=_latest_step(checkpoint_dir),
+        checkpoint_step=latest_step(checkpoint_dir),
         tokenizer_path=output_dir / TOKENIZER_FILE,
         manifest_path=output_dir / RUN_MANIFEST,
         train_examples=data.train.size,
@@ -555,7 +574,7 @@ def write_result(output_dir: Path, result: TrainingResult) -> None:
         )
 
 
-def _checkpoint_options(training: TrainingSection, steps: int) -> Any:
+def checkpoint_options(training: TrainingSection, steps: int) -> Any:
     import orbax.checkpoint as ocp
 
     every = training.checkpoint_every_n_steps or steps
@@ -564,7 +583,7 @@ def _checkpoint_options(training: TrainingSection, steps: int) -> Any:
     )
 
 
-def _latest_step(checkpoint_dir: Path) -> int | None:
+def latest_step(checkpoint_dir: Path) -> int | None:
     if not checkpoint_dir.is_dir():
         return None
     steps = [int(p.name) for p in checkpoint_dir.iterdir() if p.name.isdigit()]
@@ -581,7 +600,8 @@ def load_checkpoint(
 
     output_dir = output_dir.resolve()  # orbax wants absolute paths
     model, processor, manifest, spec = _rebuild(output_dir, mesh_shape)
-    manager = checkpoint_manager.CheckpointManager(str(output_dir / CHECKPOINTS_DIR))
+    checkpoints = checkpoint_dir(output_dir, manifest)
+    manager = checkpoint_manager.CheckpointManager(str(checkpoints))
     try:
         with models.activate(model.mesh):
             restored, _ = manager.maybe_restore(
@@ -590,19 +610,44 @@ def load_checkpoint(
     finally:
         manager.close()
     if restored == 0:
-        raise TrainingError(f"{output_dir / CHECKPOINTS_DIR} holds no checkpoint")
+        raise TrainingError(f"{checkpoints} holds no checkpoint")
     return TrainedModel(
-        model=model.module, tokenizer=processor, manifest=manifest, spec=spec, step=restored
+        model=model.module,
+        tokenizer=processor,
+        manifest=manifest,
+        spec=spec,
+        step=restored,
+        mesh=model.mesh,
     )
+
+
+def checkpoint_dir(output_dir: Path, manifest: RunManifest) -> Path:
+    """Where a run of `manifest` keeps its checkpoints."""
+    return output_dir / CHECKPOINTS_DIR / CHECKPOINT_SUBDIRS[manifest.mode]
+
+
+def init_source(output_dir: Path) -> tuple[Path, int] | None:
+    """The output folder and step a run started from (`INIT_FROM_FILE`), or None."""
+    path = output_dir / INIT_FROM_FILE
+    if not path.is_file():
+        return None
+    source = json.loads(path.read_text())
+    return (output_dir / source["output_dir"]).resolve(), int(source["step"])
 
 
 def load_base_model(output_dir: Path, *, mesh_shape: tuple[int, int] | None = None) -> TrainedModel:
     """The run's starting point, with the run's tokenizer: the model as the run built it before
     its first step (the tiny model's initialisation from the same seed; the local checkpoint,
-    with fresh LoRA adapters when the run used LoRA, which leave its outputs unchanged)."""
+    with fresh LoRA adapters when the run used LoRA, which leave its outputs unchanged; the
+    checkpoint of the run it started from)."""
     model, processor, manifest, spec = _rebuild(output_dir.resolve(), mesh_shape)
     return TrainedModel(
-        model=model.module, tokenizer=processor, manifest=manifest, spec=spec, step=0
+        model=model.module,
+        tokenizer=processor,
+        manifest=manifest,
+        spec=spec,
+        step=0,
+        mesh=model.mesh,
     )
 
 
@@ -624,8 +669,17 @@ def _rebuild(
             update={"shape": [jax.device_count(), 1], "axis_names": ["fsdp", "tp"]}
         )
     mesh = models.create_mesh(mesh_section)
-    model = RunModel(models.build_model(manifest, spec, mesh), mesh, spec)
-    return model, processor, manifest, spec
+    source = init_source(output_dir)
+    if source is None:
+        module = models.build_model(manifest, spec, mesh)
+    else:
+        source_dir, step = source
+        module = load_checkpoint(
+            source_dir, step=step, mesh_shape=(mesh_section.shape[0], mesh_section.shape[1])
+        ).model
+        if manifest.lora is not None:
+            module = models.apply_lora(module, manifest.lora, mesh, manifest.training.seed)
+    return RunModel(module, mesh, spec), processor, manifest, spec
 
 
 __all__ = [

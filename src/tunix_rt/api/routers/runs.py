@@ -16,6 +16,7 @@ from tunix_rt.runs import jobs, logs, service, store
 from tunix_rt.runs.schema import (
     ArtifactInfo,
     MetricPoint,
+    RolloutSample,
     RunAccepted,
     RunRecord,
     RunRequest,
@@ -89,6 +90,18 @@ async def get_status(run_id: uuid.UUID, conn: Connection) -> RunStatusView:
 async def get_metrics(run_id: uuid.UUID, conn: Connection) -> RunMetrics:
     """Per-step loss, learning rate, tokens/s and eval loss."""
     return RunMetrics(run_id=run_id, data=await service.run_metrics(conn, run_id))
+
+
+@router.get("/runs/{run_id}/rollouts", response_model=RolloutSample, responses=error_responses(404))
+async def get_rollouts(
+    run_id: uuid.UUID,
+    conn: Connection,
+    settings: AppSettings,
+    step: Annotated[int | None, Query(ge=1, description="Default: the latest sample.")] = None,
+) -> RolloutSample:
+    """A GRPO run's stored rollouts at one step (prompt, completion, rewards), and the steps
+    that stored some."""
+    return await service.run_rollouts(conn, settings.runs_dir, run_id, step)
 
 
 @router.get("/runs/{run_id}/logs", **JOB_LOG)
