@@ -6,8 +6,9 @@ the same bytes):
 
 * `corrupted_answer`: the final answer is replaced by a wrong one. An answer with digits has one
   digit changed (a number stays a number, and a leading digit never becomes 0); an answer without
-  digits becomes another option the prompt offers (`win, loss or tie`), else another word of the
-  prompt written the same way (a name for a name), else `not {answer}`. The result never matches
+  digits becomes its opposite (yes / no, true / false), else another option the prompt offers
+  (`win, loss or tie`), else another word of the prompt written the same way (a name for a
+  name), else `not {answer}`. The result never matches
   the expected answer under `evals.answers.answer_match`.
 * `corrupted_step`: one step that holds a digit has one digit changed (an arithmetic column line
   `Ones: 3 + 4 + carry 0 = 7, ...` then no longer adds up); the answer stays. Traces without
@@ -33,6 +34,7 @@ _DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
 # "a, b or c" / "a or b": the options a question offers (the last such list in the prompt).
 _OPTIONS = re.compile(r"((?:[^\W\d_][\w'-]*, )*[^\W\d_][\w'-]*),? or ([^\W\d_][\w'-]*)")
+_OPPOSITES = {"yes": "no", "no": "yes", "true": "false", "false": "true"}
 # Words too common to pass for an answer when another word of the prompt is taken.
 _FUNCTION_WORDS = frozenset((
     "a", "an", "and", "are", "as", "at", "be", "by", "do", "does", "for", "from", "has", "have",
@@ -72,8 +74,9 @@ def corrupt(
     """The corruption of a trace (`steps` ordered by index) whose expected answer is
     `expected`, drawn from `trace_id`."""
     draws = _Draws(f"tunix-rt preference:{trace_id}")
+    step_drawn = draws.below(2) == 1
     with_digits = [number for number, text in enumerate(steps, 1) if _DIGIT.search(text)]
-    if with_digits and draws.below(2) == 1:
+    if with_digits and step_drawn:
         number = with_digits[draws.below(len(with_digits))]
         changed = list(steps)
         changed[number - 1] = next(_digit_changes(steps[number - 1], draws))
@@ -83,9 +86,11 @@ def corrupt(
 
 
 def corrupted_answer(trace_id: str, prompt: str, answer: str, expected: str) -> str:
-    """The wrong answer a `corrupted_answer` rejection of the trace gives (drawn afresh from
-    `trace_id`, as if the trace were corrupted that way)."""
-    return wrong_answer(prompt, answer, expected, _Draws(f"tunix-rt preference:{trace_id}"))
+    """The wrong answer that `corrupt` gives the trace when it corrupts the answer (the same
+    draws, whichever way the trace is corrupted)."""
+    draws = _Draws(f"tunix-rt preference:{trace_id}")
+    draws.below(2)  # the kind
+    return wrong_answer(prompt, answer, expected, draws)
 
 
 def wrong_answer(prompt: str, answer: str, expected: str, draws: _Draws) -> str:
@@ -100,6 +105,9 @@ def _answer_candidates(prompt: str, answer: str, draws: _Draws) -> Iterator[str]
     wanted = answer.strip()
     if _DIGIT.search(wanted):
         yield from _digit_changes(wanted, draws)
+    opposite = _OPPOSITES.get(wanted.casefold())
+    if opposite is not None:
+        yield opposite.capitalize() if wanted[:1].isupper() else opposite
     options = _options(prompt)
     if any(_matches(option, wanted) for option in options):
         yield from _rotated([option for option in options if not _matches(option, wanted)], draws)

@@ -186,7 +186,7 @@ def render_preference(
     steps = step_texts(payload)
     final_answer: str = payload["final_answer"]
     meta = payload.get("meta")
-    expected = expected_answer_of(meta) or final_answer
+    expected = expected_answer_of(meta) or final_answer.strip()
     prompt, chosen = gemma_example(
         payload["prompt"], reasoning_response(steps, final_answer).strip(), system
     )
