@@ -329,3 +329,25 @@ async def test_an_evaluation_the_filters_leave_nothing_of(
     assert str(refused.value) == (
         f"no trace of those evaluation {evaluation_id} scored wrong matches the filters"
     )
+
+
+async def test_the_preference_export_is_refused_once_its_evaluation_is_gone(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    from sqlalchemy import delete
+
+    from tunix_rt.db.models import evaluation_items_table as EI
+    from tunix_rt.db.models import evaluations_table as E
+
+    evaluation_id = await evaluated(engine, tmp_path)
+    await build_dataset(engine, tmp_path, pairs_request(evaluation_id))
+    async with engine.begin() as conn:
+        await conn.execute(delete(EI).where(EI.c.evaluation_id == evaluation_id))
+        await conn.execute(delete(E).where(E.c.id == evaluation_id))
+    with pytest.raises(ConflictError) as refused:
+        await check_export(engine, "pairs-1", "preference", None, None)
+    assert str(refused.value) == (
+        f"dataset pairs-1 pairs the outputs of evaluation {evaluation_id}, which no longer "
+        "exists: its preference export cannot be made again"
+    )
+    assert (await check_export(engine, "pairs-1", "tunix_sft", None, None)).records == 4

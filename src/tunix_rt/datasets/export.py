@@ -287,7 +287,7 @@ async def item_batches(
                 read.exception()  # retrieved: an error of a read nobody waits for is not logged
 
 
-def _decode_batch(positions: list[int], ids: str, payloads: str, wrong: str | None) -> Batch:
+def _decode_batch(positions: list[int], ids: str, payloads: str, wrong: str | None = None) -> Batch:
     with collector_paused():
         batch = Batch(
             positions,
