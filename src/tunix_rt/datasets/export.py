@@ -305,7 +305,9 @@ def _decode_batch(positions: list[int], ids: str, payloads: str, wrong: str | No
 async def record_at(
     conn: AsyncConnection, key: str, fmt: str, position: int
 ) -> dict[str, Any] | None:
-    """Record `position` (0-based, manifest order) of a dataset in `fmt`, or None past its end."""
+    """Record `position` (0-based, manifest order) of a dataset in `fmt`, or None past its end.
+    (A `preference` record here always rejects a corrupted trace; only `export_lines` pairs a
+    dataset's evaluation.)"""
     stmt = (
         select(T.c.id, T.c.payload)
         .join(I, I.c.trace_seq == T.c.seq)
@@ -318,7 +320,8 @@ async def record_at(
 async def first_records(
     conn: AsyncConnection, key: str, fmt: str, count: int
 ) -> list[dict[str, Any]]:
-    """The first `count` records of a dataset (manifest order) in `fmt`, e.g. for a preview."""
+    """The first `count` records of a dataset (manifest order) in `fmt`, e.g. for a preview
+    (`preference` as `record_at` renders it)."""
     stmt = (
         select(T.c.id, T.c.payload)
         .join(I, I.c.trace_seq == T.c.seq)
