@@ -23,6 +23,9 @@ Every class has exactly one base, so the branch an error sits on decides how it 
     └── UnavailableError [503]            a dependency (database, training stack) is missing
         └── ConfigurationError            a TUNIX_RT_* setting is not acceptable (settings)
 
+Any error may carry `loc` (a 404 for an id given in a field, a 409 about it); only an
+InvalidInputError's reaches the API's answer, as FastAPI's 422 `loc`.
+
 A name that is not registered is a NotFoundError; a value outside what is accepted is an
 InvalidInputError. `loc` is the field's path inside the request (`("cursor",)`,
 `("manifest_yaml", "training", "batch_size")`; `()` for the request as a whole), never where
@@ -43,7 +46,12 @@ if TYPE_CHECKING:  # only annotations: importing the error tree loads no pydanti
 
 
 class TunixRTError(Exception):
-    """Base class of every error a user can cause."""
+    """Base class of every error a user can cause. `loc`, when given, names the request field
+    the error is about (so the CLI can name its option); the API's 4xx body stays the message."""
+
+    def __init__(self, *args: object, loc: tuple[str | int, ...] = ()) -> None:
+        super().__init__(*args)
+        self.loc = loc
 
 
 class BadRequestError(TunixRTError):
@@ -62,8 +70,7 @@ class InvalidInputError(TunixRTError):
     """The request is well-formed but not acceptable; `loc` names the offending field."""
 
     def __init__(self, message: str, *, loc: tuple[str | int, ...] = ()) -> None:
-        super().__init__(message)
-        self.loc = loc
+        super().__init__(message, loc=loc)
 
     @classmethod
     def from_validation_error(

@@ -283,3 +283,74 @@ async def test_the_build_counts_the_traces_it_could_have_taken(
     assert (distinct.trace_count, distinct.matching_count) == (4, 7)
     every = await build_dataset(engine, tmp_path, request("3", 50, allow_eval_prompts=True))
     assert (every.trace_count, every.matching_count) == (35, 35)
+
+
+async def test_a_build_from_an_evaluation_and_its_refusals(
+    client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings
+) -> None:
+    from helpers.evaluations import TRACE_IDS, record_evaluation, source_dataset, store_traces
+
+    await store_traces(engine)
+    key = await source_dataset(engine, settings.data_dir)
+    answers = {TRACE_IDS[3]: "66", TRACE_IDS[2]: "64", TRACE_IDS[1]: "46", TRACE_IDS[0]: "42"}
+    evaluation_id = await record_evaluation(engine, key, answers)
+    body = {"evaluation_id": str(evaluation_id), "only_wrong": True}
+    built = await build(client, dataset_name="pairs", pairs_from_evaluation=body)
+    assert built.status_code == 201, built.text
+    assert (built.json()["trace_count"], built.json()["evaluation_wrong"]) == (1, 1)
+    shown = await manifest(client, "pairs-v1")
+    assert shown["pairs_from_evaluation"] == {**body, "wrong": 1}
+    assert shown["trace_ids"] == [str(TRACE_IDS[1])]
+    plain = await build(client, dataset_name="plain")
+    assert plain.json()["evaluation_wrong"] is None
+    assert (await manifest(client, "plain-v1"))["pairs_from_evaluation"] is None
+
+    exported = await client.get("/api/datasets/pairs-v1/export.jsonl?format=preference")
+    assert exported.status_code == 200
+    (record,) = [json.loads(line) for line in exported.content.splitlines()]
+    assert record["rejected"] == (
+        "Reasoning:\n1. Add the ones.\n2. Add the tens.\nAnswer: 46<end_of_turn>\n"
+    )
+    assert record["metadata"]["rejected_source"] == "evaluation"
+    assert record["metadata"]["evaluation_id"] == str(evaluation_id)
+
+    unknown = uuid.UUID(int=9)
+    missing = await build(client, pairs_from_evaluation={"evaluation_id": str(unknown)})
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {"detail": f"evaluation {unknown} not found"},
+    )
+    failed = await record_evaluation(engine, key, answers, status="failed")
+    conflict = await build(client, pairs_from_evaluation={"evaluation_id": str(failed)})
+    assert (conflict.status_code, conflict.json()) == (
+        409,
+        {
+            "detail": f"evaluation {failed} is failed: only a succeeded evaluation's items can "
+            "be paired"
+        },
+    )
+    held_out = await record_evaluation(engine, key, answers, evalset=True)
+    refused = await build(client, pairs_from_evaluation={"evaluation_id": str(held_out)})
+    assert (refused.status_code, refused.json()) == (
+        422,
+        {
+            "detail": [
+                {
+                    "loc": ["body", "pairs_from_evaluation", "evaluation_id"],
+                    "msg": f"evaluation {held_out} is of the eval set arithmetic-add-sub-v1, "
+                    "whose items are not stored traces and must stay unseen by training; "
+                    "evaluate a dataset (or its train split) and pair from that evaluation "
+                    "instead",
+                    "type": "value_error",
+                }
+            ]
+        },
+    )
+    malformed = await build(client, pairs_from_evaluation={"evaluation_id": "nope"})
+    assert malformed.status_code == 422
+    assert malformed.json()["detail"][0]["loc"] == [
+        "body",
+        "pairs_from_evaluation",
+        "evaluation_id",
+    ]
+    assert (await client.get("/api/datasets/ds-v1")).status_code == 404  # none was built

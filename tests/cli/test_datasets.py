@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import uuid
 from pathlib import Path
 
 import httpx
 import yaml
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helpers.factories import make_trace, write_jsonl
 from helpers.server import cli_env, run_cli
@@ -187,3 +189,77 @@ def test_a_build_that_leaves_matching_traces_out_says_how_many_matched(
     everything = tunix_rt(database_url, data, "datasets", "build", "all", "v1", "--limit", "5000")
     assert everything.returncode == 0, everything.stderr
     assert everything.stderr.decode() == "built all-v1: 1,200 traces\n"
+
+
+async def test_build_from_an_evaluation_exports_preference_pairs_and_refuses_clearly(
+    database_url: str, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    from helpers.evaluations import (
+        TRACE_IDS,
+        export_bytes,
+        record_evaluation,
+        source_dataset,
+        store_traces,
+    )
+
+    data = tmp_path / "data"
+    await store_traces(engine)
+    key = await source_dataset(engine, data)
+    answers = {TRACE_IDS[3]: "66", TRACE_IDS[2]: "64", TRACE_IDS[1]: "46", TRACE_IDS[0]: "42"}
+    evaluation_id = await record_evaluation(engine, key, answers)
+
+    built = tunix_rt(
+        database_url, data, "datasets", "build", "pairs", "1", "--pairs-from-evaluation",
+        str(evaluation_id),
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    assert built.stderr.decode() == "built pairs-1: 4 traces; the evaluation got 1 of them wrong\n"
+    assert json.loads(built.stdout)["evaluation_wrong"] == 1
+    wrong = tunix_rt(
+        database_url, data, "datasets", "build", "pairs", "2", "--pairs-from-evaluation",
+        str(evaluation_id), "--only-wrong",
+    )  # fmt: skip
+    assert wrong.returncode == 0, wrong.stderr
+    assert wrong.stderr.decode() == "built pairs-2: 1 traces; the evaluation got 1 of them wrong\n"
+    out = tmp_path / "pairs.jsonl"
+    exported = tunix_rt(
+        database_url, data, "export", "pairs-1", "--format", "preference", "-o", str(out)
+    )
+    assert exported.returncode == 0, exported.stderr
+    assert out.read_bytes() == await export_bytes(engine, "pairs-1")
+    assert [json.loads(line)["metadata"]["rejected_source"] for line in out.open("rb")] == [
+        "corrupted_step",
+        "corrupted_answer",
+        "evaluation",
+        "corrupted_answer",
+    ]
+
+    unknown = uuid.UUID(int=5)
+    failed = await record_evaluation(engine, key, answers, status="failed")
+    held_out = await record_evaluation(engine, key, answers, evalset=True)
+    cases = [
+        (["--pairs-from-evaluation", str(unknown)], f"evaluation {unknown} not found"),
+        (
+            ["--pairs-from-evaluation", str(failed)],
+            f"evaluation {failed} is failed: only a succeeded evaluation's items can be paired",
+        ),
+        (
+            ["--pairs-from-evaluation", str(held_out)],
+            f"evaluation {held_out} is of the eval set arithmetic-add-sub-v1, whose items are "
+            "not stored traces and must stay unseen by training; evaluate a dataset (or its "
+            "train split) and pair from that evaluation instead",
+        ),
+        (["--pairs-from-evaluation", "nope"], "'nope' is not an evaluation id (UUID)"),
+    ]
+    for args, message in cases:
+        result = tunix_rt(database_url, data, "datasets", "build", "x", "1", *args)
+        assert (result.returncode, result.stderr.decode()) == (
+            1,
+            f"error: --pairs-from-evaluation: {message}\n",
+        ), args
+    alone = tunix_rt(database_url, data, "datasets", "build", "x", "1", "--only-wrong")
+    assert (alone.returncode, alone.stderr.decode()) == (
+        1,
+        "error: --only-wrong: needs --pairs-from-evaluation\n",
+    )
+    assert not (data / "datasets" / "x-1").exists()

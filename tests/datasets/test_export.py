@@ -56,6 +56,12 @@ def test_a_batch_aggregated_out_of_order_is_put_back_in_position_order() -> None
     assert batch == export.Batch([3, 5, 7], ["a", "b", "c"], [{"n": 3}, {"n": 5}, {"n": 7}])
     in_order = export._decode_batch([1, 2], '["x", "y"]', "[{}, {}]")
     assert in_order == export.Batch([1, 2], ["x", "y"], [{}, {}])
+    paired = export._decode_batch(
+        [7, 3, 5], '["c", "a", "b"]', "[{}, {}, {}]", '[[null, null], [4, "wrong"], [null, null]]'
+    )
+    assert paired == export.Batch(
+        [3, 5, 7], ["a", "b", "c"], [{}, {}, {}], [[4, "wrong"], [None, None], [None, None]]
+    )
 
 
 async def test_a_dataset_of_one_trace_exports_it(engine: AsyncEngine, tmp_path: Path) -> None:

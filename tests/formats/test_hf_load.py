@@ -28,6 +28,7 @@ COLUMNS: dict[str, list[str]] = {
     "alpaca": ["instruction", "input", "output", "system"],
     "sharegpt": ["conversations"],
     "stepwise": ["prompt", "completions", "labels"],
+    "preference": ["prompt", "chosen", "rejected", "metadata"],
 }
 
 # Metas that disagree on key types (int / str / float, object / list / scalar), nest to

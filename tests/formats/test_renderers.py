@@ -48,6 +48,11 @@ META = (
     r'"meta_json":"{\"difficulty\":2,\"source\":\"arith-gen\",\"tags\":[\"math\",\"é\"]}"}'
 )
 
+PREFERENCE_META = META[:-1] + (
+    r',"expected_answer":"51","rejected_source":"corrupted_answer","evaluation_id":null,'
+    r'"eval_index":null,"corrupted_step":null}'
+)
+
 EXPECTED: dict[str, str] = {
     "trace": (
         r'{"id":"3f2b8c1e-9d4a-4e6b-8f0a-1c2d3e4f5a6b","prompts":"What is 17 * 3?",'
@@ -96,6 +101,14 @@ EXPECTED: dict[str, str] = {
         r'{"prompt":"What is 17 * 3?",'
         r'"completions":["Split 17 into 10 + 7.","10 * 3 = 30 and 7 * 3 = 21.","30 + 21 = 51."],'
         r'"labels":[true,true,true]}'
+    ),
+    "preference": (
+        r'{"prompt":"<start_of_turn>user\nWhat is 17 * 3?<end_of_turn>\n<start_of_turn>model\n",'
+        r'"chosen":"Reasoning:\n1. Split 17 into 10 + 7.\n2. 10 * 3 = 30 and 7 * 3 = 21.\n'
+        r'3. 30 + 21 = 51.\nAnswer: 51<end_of_turn>\n",'
+        r'"rejected":"Reasoning:\n1. Split 17 into 10 + 7.\n2. 10 * 3 = 30 and 7 * 3 = 21.\n'
+        r'3. 30 + 21 = 51.\nAnswer: 61<end_of_turn>\n",'
+        r'"metadata":' + PREFERENCE_META + "}"
     ),
 }
 
@@ -150,6 +163,15 @@ EXPECTED_WITH_SYSTEM: dict[str, str] = {
         r'"completions":["Split 17 into 10 + 7.","10 * 3 = 30 and 7 * 3 = 21.","30 + 21 = 51."],'
         r'"labels":[true,true,true]}'
     ),
+    "preference": (
+        r'{"prompt":"<start_of_turn>user\nBe concise.\n\nWhat is 17 * 3?<end_of_turn>\n'
+        r'<start_of_turn>model\n",'
+        r'"chosen":"Reasoning:\n1. Split 17 into 10 + 7.\n2. 10 * 3 = 30 and 7 * 3 = 21.\n'
+        r'3. 30 + 21 = 51.\nAnswer: 51<end_of_turn>\n",'
+        r'"rejected":"Reasoning:\n1. Split 17 into 10 + 7.\n2. 10 * 3 = 30 and 7 * 3 = 21.\n'
+        r'3. 30 + 21 = 51.\nAnswer: 61<end_of_turn>\n",'
+        r'"metadata":' + PREFERENCE_META + "}"
+    ),
 }
 
 
@@ -164,6 +186,7 @@ def test_every_format_has_an_expected_line() -> None:
         "alpaca",
         "sharegpt",
         "stepwise",
+        "preference",
     )
 
 

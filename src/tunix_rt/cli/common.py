@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from tunix_rt.errors import InvalidInputError, TunixRTError
+from tunix_rt.errors import TunixRTError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -59,9 +59,9 @@ def option_name(field: str | int) -> str | None:
 
 
 def error_line(exc: TunixRTError) -> str:
-    """A domain error's one line; an invalid field is named by its option first
+    """A domain error's one line; the field an error names is named by its option first
     (`--split: dataset d-1 has no split 'x' ...`)."""
-    if isinstance(exc, InvalidInputError) and exc.loc:
+    if exc.loc:
         option = option_name(exc.loc[0])
         if option is not None:
             return f"{option}: {exc}"

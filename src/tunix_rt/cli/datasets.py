@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,6 +31,13 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
         raise fail(f"{option} {exc}") from None
 
 
+def _evaluation_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise fail(f"--pairs-from-evaluation: {text!r} is not an evaluation id (UUID)") from None
+
+
 @datasets_app.command("build")
 def build(
     name: Annotated[str, typer.Argument(help="Letters, digits and ._-")],
@@ -52,6 +60,18 @@ def build(
     allow_eval_prompts: Annotated[
         bool, typer.Option(help="Keep traces whose prompt is an eval set item's")
     ] = False,
+    pairs_from_evaluation: Annotated[
+        str | None,
+        typer.Option(
+            metavar="EVALUATION_ID",
+            help="Only the traces this evaluation (of a dataset) scored; the preference export "
+            "rejects the model's wrong completions",
+        ),
+    ] = None,
+    only_wrong: Annotated[
+        bool,
+        typer.Option(help="With --pairs-from-evaluation: only the traces the model got wrong"),
+    ] = False,
 ) -> None:
     """Build an immutable dataset NAME-VERSION from the stored traces."""
     from pydantic import ValidationError
@@ -61,6 +81,12 @@ def build(
     from tunix_rt.errors import describe_validation_error
     from tunix_rt.settings import get_settings
 
+    pairs = None
+    if pairs_from_evaluation is not None:
+        evaluation_id = _evaluation_id(pairs_from_evaluation)
+        pairs = {"evaluation_id": evaluation_id, "only_wrong": only_wrong}
+    elif only_wrong:
+        raise fail("--only-wrong: needs --pairs-from-evaluation")
     score = None
     if min_score is not None:
         criteria, at_least = next(iter(_pairs([min_score], "--min-score").items()))
@@ -84,6 +110,7 @@ def build(
             dedupe=dedupe,
             splits={k: float(v) for k, v in _pairs(split, "--split").items()} or None,
             allow_eval_prompts=allow_eval_prompts,
+            pairs_from_evaluation=pairs,
         )
     except (ValidationError, ValueError) as exc:
         message = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
@@ -101,7 +128,12 @@ def build(
             f"{built.trace_count:,} of {built.matching_count:,} matching traces "
             "(--limit to take more)"
         )
-    err.print(f"built {built.dataset_key}: {taken}{held_out}", highlight=False)
+    wrong = (
+        ""
+        if built.evaluation_wrong is None
+        else f"; the evaluation got {built.evaluation_wrong:,} of them wrong"
+    )
+    err.print(f"built {built.dataset_key}: {taken}{held_out}{wrong}", highlight=False)
     sys.stdout.write(built.model_dump_json(indent=2) + "\n")
 
 

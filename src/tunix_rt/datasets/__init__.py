@@ -4,6 +4,7 @@ Its modules (each imported by name, so that reading a dataset loads no export co
 
 - `schema`: build requests, filters and manifests
 - `select`: the set-based SQL that picks a dataset's traces and splits them
+- `pairs`: datasets built from an evaluation: which may be, and the joins to its items
 - `builder`: `build_dataset`, which selects, measures, hashes and writes the manifest
 - `paths`: where a dataset's files live (`manifest_path`)
 - `store`: reading built datasets (`require_dataset`, `list_datasets`, `get_manifest`)
@@ -17,6 +18,7 @@ __all__ = [
     "builder",
     "export",
     "export_cache",
+    "pairs",
     "paths",
     "schema",
     "select",

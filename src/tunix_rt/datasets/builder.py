@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tunix_rt.atomic_file import atomic_file
 from tunix_rt.clock import utc_now
 from tunix_rt.datasets.export import Batch, canonical_digest
+from tunix_rt.datasets.pairs import check_pairable, count_wrong
 from tunix_rt.datasets.paths import manifest_path
 from tunix_rt.datasets.schema import (
     DatasetBuildRequest,
     DatasetBuilt,
     DatasetManifest,
     DatasetStats,
+    EvaluationPairs,
 )
 from tunix_rt.datasets.select import (
     assign_splits,
@@ -70,6 +72,9 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
     ):
         if await dataset_exists(conn, key):
             raise ConflictError(f"dataset {key} already exists; datasets are immutable")
+        pairs = request.pairs_from_evaluation
+        if pairs is not None:
+            await check_pairable(conn, pairs.evaluation_id)
         try:
             await conn.execute(
                 insert(D).values(
@@ -97,13 +102,25 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
                 if excluded
                 else ""
             )
-            raise InvalidInputError(f"no trace matches the filters{held_out}", loc=("filters",))
+            scored = (
+                ""
+                if pairs is None
+                else f" of those evaluation {pairs.evaluation_id} scored"
+                + (" wrong" if pairs.only_wrong else "")
+            )
+            raise InvalidInputError(
+                f"no trace{scored} matches the filters{held_out}", loc=("filters",)
+            )
         if request.splits is not None:
             assert request.seed is not None
             await conn.execute(assign_splits(key, request.seed, split_sizes(count, request.splits)))
         sizes = SizeStats()
         export_sha256, trace_ids = await canonical_digest(conn, key, sizes.add)
         stats = sizes.stats(await split_counts(conn, key))
+        paired = None
+        if pairs is not None:
+            wrong = await count_wrong(conn, key, pairs.evaluation_id)
+            paired = EvaluationPairs(**pairs.model_dump(), wrong=wrong)
         manifest = DatasetManifest(
             dataset_key=key,
             build_id=build_id,
@@ -125,6 +142,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
             export_sha256=export_sha256,
             allow_eval_prompts=request.allow_eval_prompts,
             eval_prompts_excluded=excluded,
+            pairs_from_evaluation=paired,
         )
         document = manifest.model_dump(mode="json")
         document["trace_ids"] = trace_ids  # the file holds them; the row does not
@@ -143,6 +161,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
         trace_count=count,
         manifest_path=str(path),
         eval_prompts_excluded=excluded,
+        evaluation_wrong=None if paired is None else paired.wrong,
         matching_count=matching,
     )
 

@@ -77,6 +77,31 @@ class DatasetFilters(BaseModel):
         return self
 
 
+class PairsFromEvaluation(BaseModel):
+    """Build the dataset from the traces an evaluation scored, for `preference` pairs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    evaluation_id: uuid.UUID = Field(
+        description="A succeeded evaluation of a dataset (or a split of one)."
+    )
+    only_wrong: bool = Field(
+        default=False,
+        description="Only the traces the evaluation got wrong (every pair then rejects the "
+        "model's own wrong completion); by default the ones it got right are kept too, paired "
+        "with a corrupted copy of themselves.",
+    )
+
+
+class EvaluationPairs(PairsFromEvaluation):
+    """`pairs_from_evaluation` as a manifest records it."""
+
+    wrong: int = Field(
+        description="Traces of the dataset the evaluation got wrong: their `preference` records "
+        "reject the model's completion."
+    )
+
+
 class DatasetBuildRequest(BaseModel):
     """`POST /api/datasets/build`."""
 
@@ -102,6 +127,12 @@ class DatasetBuildRequest(BaseModel):
         default=False,
         description="Keep traces whose prompt is a built-in eval set item's (left out by "
         "default, so that held-out sets stay held out).",
+    )
+    pairs_from_evaluation: PairsFromEvaluation | None = Field(
+        default=None,
+        description="Select only among the traces this evaluation scored (the filters and the "
+        "rest still apply); the `preference` export then rejects the model's wrong completion "
+        "of each trace it got wrong.",
     )
 
     @field_validator("splits")
@@ -171,6 +202,9 @@ class DatasetManifest(BaseModel):
     eval_prompts_excluded: int = Field(
         default=0, description="Matching traces left out because their prompt is an eval set's."
     )
+    pairs_from_evaluation: EvaluationPairs | None = Field(
+        default=None, description="The evaluation the traces were taken from, if any."
+    )
 
 
 class DatasetBuilt(BaseModel):
@@ -182,6 +216,11 @@ class DatasetBuilt(BaseModel):
     manifest_path: str
     eval_prompts_excluded: int = Field(
         description="Matching traces left out because their prompt is an eval set's."
+    )
+    evaluation_wrong: int | None = Field(
+        default=None,
+        description="With `pairs_from_evaluation`: how many of the traces the evaluation got "
+        "wrong (their `preference` records reject the model's completion).",
     )
     matching_count: int = Field(
         exclude=True,

@@ -28,9 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement
 
+from tunix_rt.datasets.pairs import scored_items
 from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters, MetaValue
 from tunix_rt.db.functions import seeded_order
 from tunix_rt.db.models import dataset_items_table as I
+from tunix_rt.db.models import evaluation_items_table as EI
 from tunix_rt.db.models import scores_table as S
 from tunix_rt.db.models import traces_table as T
 from tunix_rt.evals.evalsets import eval_prompts
@@ -81,7 +83,8 @@ def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
     in a million-trace table, are ordered by storage sequence.) With `dedupe`, a trace whose
     prompt and final answer repeat an earlier (older) trace's is left out before the limit
     applies. Unless `allow_eval_prompts`, traces whose prompt is an eval set item's are left
-    out.
+    out. With `pairs_from_evaluation`, only the traces the evaluation scored are candidates,
+    and each comes with its evaluation item's index (`eval_idx`).
     """
     columns: list[Any] = [T.c.seq]
     if request.selection_strategy == "random":
@@ -102,7 +105,10 @@ def selection_query(request: DatasetBuildRequest, dialect: str) -> Select[Any]:
     else:
         final_order = (limited.c.created_at.desc(), limited.c.seq.desc())
     position = func.row_number().over(order_by=final_order) - 1
-    return select(limited.c.seq, position.label("position"))
+    picked = [limited.c.seq, position.label("position")]
+    if request.pairs_from_evaluation is not None:
+        picked.append(limited.c.eval_idx)
+    return select(*picked)
 
 
 def _eligible(
@@ -111,6 +117,8 @@ def _eligible(
     """The traces the selection may take, before its order and limit: `(pool, eligible)`, where
     `pool` holds `columns` of the traces the filters admit (less eval prompts unless allowed)
     and `eligible` selects from it (only first occurrences with `dedupe`)."""
+    if request.pairs_from_evaluation is not None:
+        columns = [*columns, EI.c.idx.label("eval_idx")]
     if request.dedupe:
         first_of_kind = func.row_number().over(
             partition_by=(T.c.prompt, T.c.final_answer), order_by=(T.c.created_at, T.c.seq)
@@ -134,7 +142,10 @@ async def count_eligible(conn: AsyncConnection, request: DatasetBuildRequest) ->
 
 
 def _matching(stmt: Select[Any], request: DatasetBuildRequest, dialect: str) -> Select[Any]:
-    """`stmt` over the traces that the request's filters (and minimum score) admit."""
+    """`stmt` over the traces that the request's filters (and minimum score, and evaluation)
+    admit."""
+    if request.pairs_from_evaluation is not None:
+        stmt = stmt.join(EI, scored_items(request.pairs_from_evaluation, dialect))
     stmt = stmt.where(*filter_conditions(request.filters, dialect))
     if request.filters.min_score is not None:
         wanted = request.filters.min_score
@@ -169,24 +180,27 @@ async def insert_selection(conn: AsyncConnection, key: str, request: DatasetBuil
     dialect = conn.dialect.name
     chosen = selection_query(request, dialect)
     columns = ["dataset_key", "position", "trace_seq"]
+    paired = request.pairs_from_evaluation is not None
+    if paired:
+        columns.append("eval_idx")
     if dialect != "postgresql":
         selected = chosen.subquery("selection")
-        await conn.execute(
-            insert(I).from_select(
-                columns, select(literal(key), selected.c.position, selected.c.seq)
-            )
-        )
+        values = [literal(key), selected.c.position, selected.c.seq]
+        if paired:
+            values.append(selected.c.eval_idx)
+        await conn.execute(insert(I).from_select(columns, select(*values)))
         return
     await conn.execute(_CreateTemporaryTableAs(_SELECTION_TABLE.name, chosen))
     stored = _SELECTION_TABLE
-    await conn.execute(
-        insert(I).from_select(
-            columns, select(literal(key), stored.c.position, stored.c.seq).order_by(stored.c.seq)
-        )
-    )
+    values = [literal(key), stored.c.position, stored.c.seq]
+    if paired:
+        values.append(stored.c.eval_idx)
+    await conn.execute(insert(I).from_select(columns, select(*values).order_by(stored.c.seq)))
 
 
-_SELECTION_TABLE = table("dataset_build_selection", column("seq"), column("position"))
+_SELECTION_TABLE = table(
+    "dataset_build_selection", column("seq"), column("position"), column("eval_idx")
+)
 
 
 class _CreateTemporaryTableAs(Executable, ClauseElement):

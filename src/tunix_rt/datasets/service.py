@@ -12,12 +12,13 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import delete as sql_delete
 
+from tunix_rt.datasets.pairs import paired_evaluation, require_paired_evaluation
 from tunix_rt.datasets.paths import manifest_path
 from tunix_rt.datasets.store import dataset_record
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
 from tunix_rt.errors import InvalidInputError, NotFoundError
-from tunix_rt.formats import renderer_for
+from tunix_rt.formats import ExportFormat, renderer_for
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -56,8 +57,13 @@ async def check_export(
     from tunix_rt.datasets.export import export_etag
 
     renderer_for(fmt)  # unknown format -> UnknownFormatError (422)
+    evaluation = None
     async with engine.connect() as conn:
         record = await dataset_record(conn, key)
+        if fmt == ExportFormat.PREFERENCE:
+            evaluation = paired_evaluation(record["manifest"])
+            if evaluation is not None:
+                await require_paired_evaluation(conn, key, evaluation)
     counts = _record_counts(record)
     if split is not None and split not in counts:
         known = sorted(record["manifest"].get("splits") or {})
@@ -65,7 +71,14 @@ async def check_export(
             f"dataset {key} has no split {split!r} (splits: {', '.join(known) or 'none'})",
             loc=("split",),
         )
-    etag = export_etag(record["export_sha256"], str(record["build_id"]), fmt, split, system)
+    etag = export_etag(
+        record["export_sha256"],
+        str(record["build_id"]),
+        fmt,
+        split,
+        system,
+        None if evaluation is None else str(evaluation),
+    )
     return ExportCheck(etag, counts[split or ""])
 
 

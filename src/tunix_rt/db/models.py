@@ -100,6 +100,12 @@ dataset_items_table = Table(
     Column("position", Integer, primary_key=True),
     Column("trace_seq", SeqType, ForeignKey("traces.seq", ondelete="RESTRICT"), nullable=False),
     Column("split", String(32), nullable=True),
+    Column(
+        "eval_idx",
+        Integer,
+        nullable=True,
+        doc="The evaluation item this trace was scored as (datasets built from an evaluation).",
+    ),
     Index("ix_dataset_items_trace_seq", "trace_seq"),
     Index("ix_dataset_items_key_split_position", "dataset_key", "split", "position"),
 )

@@ -21,12 +21,20 @@ from tunix_rt.formats.errors import (
 from tunix_rt.formats.gemma import gemma_completion, gemma_example, gemma_prompt
 from tunix_rt.formats.metadata import canonical_meta_json, record_metadata
 from tunix_rt.formats.names import FORMATS, ExportFormat
-from tunix_rt.formats.renderers import RENDERERS, Renderer, render, renderer_for
+from tunix_rt.formats.renderers import (
+    RENDERERS,
+    EvaluatedRejection,
+    Renderer,
+    render,
+    render_preference,
+    renderer_for,
+)
 from tunix_rt.formats.response import reasoning_response, step_texts
 
 __all__ = [
     "FORMATS",
     "RENDERERS",
+    "EvaluatedRejection",
     "ExportFormat",
     "FormatError",
     "RecordEncodeError",
@@ -42,6 +50,7 @@ __all__ = [
     "reasoning_response",
     "record_metadata",
     "render",
+    "render_preference",
     "renderer_for",
     "step_texts",
 ]

@@ -16,6 +16,7 @@ class ExportFormat(StrEnum):
     ALPACA = "alpaca"
     SHAREGPT = "sharegpt"
     STEPWISE = "stepwise"
+    PREFERENCE = "preference"
 
 
 FORMATS: tuple[str, ...] = tuple(member.value for member in ExportFormat)

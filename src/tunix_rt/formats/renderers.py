@@ -15,6 +15,10 @@ as Gemma's chat template trims message contents, so every training format holds 
 `tunix_sft` trains on (applying the Gemma template to a `messages` record gives the `tunix_sft`
 `prompts`). Step texts are kept as stored; `trace` is the raw trace, untrimmed.
 
+Preference pairs (`preference`): a dataset built from an evaluation pairs each trace with the
+model's wrong completion (`EvaluatedRejection`, passed by the dataset export); the registry's
+renderer, like a dataset without one, pairs every trace with a corrupted copy of itself.
+
 Step labels (`stepwise`): `meta.step_labels`, when present, is a list with one bool per step,
 aligned with the steps ordered by `i`; without it every step is labelled true.
 """
@@ -23,10 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
+from tunix_rt.evals.answers import expected_answer_of
+from tunix_rt.formats.corruption import corrupt
 from tunix_rt.formats.errors import StepLabelsError, UnknownFormatError
-from tunix_rt.formats.gemma import gemma_example
+from tunix_rt.formats.gemma import gemma_completion, gemma_example
 from tunix_rt.formats.metadata import record_metadata
 from tunix_rt.formats.names import ExportFormat
 from tunix_rt.formats.response import reasoning_response, step_texts
@@ -158,6 +164,56 @@ def render_stepwise(trace_id: str, payload: Payload, system: str | None = None) 
     }
 
 
+class EvaluatedRejection(NamedTuple):
+    """A model output that an evaluation scored wrong for a trace's prompt."""
+
+    evaluation_id: str
+    item_index: int  # the evaluation item's index
+    completion: str  # as generated, without `<end_of_turn>`
+
+
+def render_preference(
+    trace_id: str,
+    payload: Payload,
+    system: str | None = None,
+    rejection: EvaluatedRejection | None = None,
+) -> Record:
+    """`{prompt, chosen, rejected, metadata}`: TRL's standard preference form, in the Gemma chat
+    layout. `prompt` and `chosen` are the `tunix_sft` `prompt` and `completion`; `rejected` is
+    `rejection`'s completion in the same form, or without one the trace corrupted
+    (`formats.corruption`). `metadata` is the shared metadata plus where `rejected` comes from.
+    """
+    steps = step_texts(payload)
+    final_answer: str = payload["final_answer"]
+    meta = payload.get("meta")
+    expected = expected_answer_of(meta) or final_answer.strip()
+    prompt, chosen = gemma_example(
+        payload["prompt"], reasoning_response(steps, final_answer).strip(), system
+    )
+    pairing: Record = {
+        "expected_answer": expected,
+        "rejected_source": "evaluation",
+        "evaluation_id": None,
+        "eval_index": None,
+        "corrupted_step": None,
+    }
+    if rejection is not None:
+        rejected = gemma_completion(rejection.completion)
+        pairing["evaluation_id"] = rejection.evaluation_id
+        pairing["eval_index"] = rejection.item_index
+    else:
+        corrupted = corrupt(trace_id, payload["prompt"], steps, final_answer, expected)
+        rejected = gemma_completion(reasoning_response(corrupted.steps, corrupted.final_answer))
+        pairing["rejected_source"] = corrupted.kind
+        pairing["corrupted_step"] = corrupted.step
+    return {
+        "prompt": prompt,
+        "chosen": chosen,
+        "rejected": rejected,
+        "metadata": {**record_metadata(trace_id, payload), **pairing},
+    }
+
+
 RENDERERS: Mapping[str, Renderer] = MappingProxyType(
     {
         ExportFormat.TRACE: render_trace,
@@ -168,6 +224,7 @@ RENDERERS: Mapping[str, Renderer] = MappingProxyType(
         ExportFormat.ALPACA: render_alpaca,
         ExportFormat.SHAREGPT: render_sharegpt,
         ExportFormat.STEPWISE: render_stepwise,
+        ExportFormat.PREFERENCE: render_preference,
     }
 )
 

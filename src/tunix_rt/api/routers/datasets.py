@@ -30,7 +30,7 @@ class DatasetList(BaseModel):
     data: list[DatasetSummary]
 
 
-@router.post("/build", **created(DatasetBuilt, 400, 409, 413))
+@router.post("/build", **created(DatasetBuilt, 400, 404, 409, 413))
 async def build_dataset(
     request: DatasetBuildRequest, engine: Engine, settings: AppSettings
 ) -> DatasetBuilt:
@@ -38,6 +38,9 @@ async def build_dataset(
 
     `random` needs a `seed`; `splits` (e.g. `{"train": 0.9, "val": 0.1}`) partition the
     selection reproducibly by the seed. An existing key is 409: datasets are immutable.
+    `pairs_from_evaluation` selects among the traces a succeeded evaluation of a dataset scored
+    (404: no such evaluation; 409: it has not succeeded; 422: it is of an eval set), for the
+    `preference` export's pairs.
     """
     return await builder.build_dataset(engine, settings.data_dir, request)
 
@@ -69,7 +72,7 @@ async def delete_dataset(
     responses={
         200: {"content": {NDJSON: {}}},
         304: {"description": "Not modified: the ETag in If-None-Match matches"},
-        **error_responses(400, 404),
+        **error_responses(400, 404, 409),
     },
 )
 async def export_dataset(
@@ -84,7 +87,8 @@ async def export_dataset(
     """Stream the dataset as NDJSON in manifest order; the ETag identifies the exact bytes.
 
     A finished export is kept (see `export_cache_bytes`) and sent again, with its length, by
-    later requests for the same bytes."""
+    later requests for the same bytes. 409: the evaluation a `preference` export pairs with is
+    gone."""
     return await responses.dataset_export(
         engine, settings, dataset_key, format, split, system, if_none_match
     )
