@@ -1,8 +1,9 @@
 """Training and generation with Tunix: the only package that needs the `train` extra.
 
-`runner`, `grpo`, `models`, `sampler` and `evaluate` import JAX and Tunix; `data` and `tokenizer` need
-NumPy and SentencePiece. Only worker processes and the foreground `tunix-rt train` / `eval` /
-`datasets inspect` commands import this package; the server never does.
+`runner`, `grpo`, `models`, `sampler` and `evaluate` import JAX and Tunix; `data` and
+`tokenizer` need NumPy and SentencePiece. Only worker processes and the foreground
+`tunix-rt train` / `eval` / `datasets inspect` commands import this package; the server never
+does.
 
 - `runner`: a `tunix_sft` file and a `RunManifest` -> a Tunix SFT run, in reusable steps
 - `grpo`: prompts with expected answers and a `mode: grpo` manifest -> Tunix's GRPOLearner

@@ -1,8 +1,8 @@
 """Run metrics gain the columns of a GRPO step: KL, reward mean and std (in all and per reward),
 completion length, clip fraction and the share of groups whose rewards differ.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from tunix_rt.db.types import JSONDocument
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
