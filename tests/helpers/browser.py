@@ -91,9 +91,10 @@ def axe_violations(page: Page) -> list[str]:
     ]
 
 
-def check_page(page: Page, name: str) -> None:
+def check_page(page: Page, name: str, at: str | None = None) -> None:
     """Fail on accessibility violations in light and dark mode; with TUNIX_RT_UI_SCREENSHOTS
-    set, save `NAME-wide.png` (1280 x 800) and `NAME-narrow.png` (640 x 900) there."""
+    set, save `NAME-wide.png` (1280 x 800) and `NAME-narrow.png` (640 x 900) there, of the
+    page's top or, with `at`, from the element of that CSS selector down."""
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         violations = axe_violations(page)
@@ -103,9 +104,12 @@ def check_page(page: Page, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         original = page.viewport_size
-        page.evaluate("window.scrollTo(0, 0)")  # a page as it opens, not where a test left it
         for size, (width, height) in SIZES.items():
             page.set_viewport_size({"width": width, "height": height})
+            if at is None:  # a page as it opens, not where a test left it
+                page.evaluate("window.scrollTo(0, 0)")
+            else:
+                page.locator(at).evaluate("element => element.scrollIntoView()")
             page.screenshot(path=str(Path(folder) / f"{name}-{size}.png"))
         if original:
             page.set_viewport_size(original)

@@ -1,10 +1,14 @@
 """`/runs`: the runs table, and one run's page: its status, live loss curve, learning rate and
-tokens/s, log tail, artifacts, evaluations, and the cancel button."""
+tokens/s (and for a GRPO run its reward, groups with spread, KL and stored rollouts), log
+tail, artifacts, evaluations, and the cancel button."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Query, Request, Response
@@ -17,7 +21,8 @@ from tunix_rt.datasets.store import list_datasets
 from tunix_rt.evals import store as evals_store
 from tunix_rt.runs import jobs, logs, store
 from tunix_rt.runs import service as runs_service
-from tunix_rt.runs.schema import FINISHED, RunStatus
+from tunix_rt.runs.manifest import RunManifest
+from tunix_rt.runs.schema import FINISHED, Rollout, RolloutSample, RunCurves, RunRecord, RunStatus
 from tunix_rt.web.charts import Series, line_chart
 from tunix_rt.web.forms import read_form
 from tunix_rt.web.page import page_router
@@ -34,6 +39,65 @@ EVALUATIONS_SHOWN = 50
 
 def _by_step(testid: str, title: str, y_label: str, *series: Series) -> Markup:
     return line_chart(series, x_label="step", y_label=y_label, title=title, testid=testid)
+
+
+@dataclass(frozen=True)
+class RolloutGroup:
+    """Consecutive rollouts of one prompt (a GRPO group), with their mean total reward."""
+
+    group: int
+    trace_id: str
+    prompt: str
+    expected: str
+    rollouts: list[Rollout]
+
+    @property
+    def mean(self) -> float:
+        return sum(r.reward for r in self.rollouts) / len(self.rollouts)
+
+    @property
+    def same_reward(self) -> bool:
+        """Every completion scored the same total: the group gives no gradient."""
+        return len({r.reward for r in self.rollouts}) == 1
+
+
+def rollout_groups(rollouts: Sequence[Rollout]) -> list[RolloutGroup]:
+    def key(r: Rollout) -> tuple[int, str, str, str]:
+        return (r.group, r.trace_id, r.prompt, r.expected)
+
+    return [
+        RolloutGroup(*shared, rollouts=list(members))
+        for shared, members in itertools.groupby(rollouts, key=key)
+    ]
+
+
+def reward_weights(run: RunRecord) -> list[tuple[str, float]]:
+    """A GRPO run's rewards in its manifest's order, with their weights."""
+    rewards = RunManifest.model_validate(run.manifest).resolved().rewards or []
+    return [(reward.name, reward.weight) for reward in rewards]
+
+
+def grpo_charts(curves: RunCurves) -> dict[str, Markup | None]:
+    """The reward, groups-with-spread and (when recorded) KL charts of a GRPO run."""
+    return {
+        "reward_chart": _by_step(
+            "run:reward-chart",
+            "Mean reward by step",
+            "reward",
+            Series("mean reward", curves.reward),
+        ),
+        "spread_chart": _by_step(
+            "run:spread-chart",
+            "Share of groups whose rewards differ, by step",
+            "% of groups",
+            Series("groups with spread", [(x, y * 100) for x, y in curves.groups_with_spread]),
+        ),
+        "kl_chart": _by_step(
+            "run:kl-chart", "KL to the starting policy by step", "KL", Series("KL", curves.kl)
+        )
+        if curves.kl
+        else None,
+    }
 
 
 @router.get("/runs")
@@ -70,10 +134,20 @@ async def runs_page(
 
 @router.get("/runs/{run_id}")
 async def run_page(
-    request: Request, run_id: uuid.UUID, conn: Connection, settings: AppSettings
+    request: Request,
+    run_id: uuid.UUID,
+    conn: Connection,
+    settings: AppSettings,
+    step: Annotated[int | None, Query(ge=1, le=2**31)] = None,
 ) -> Response:
+    """A run; for a GRPO run also its rollouts at `step` (default: the latest sample), 404 for
+    a step that stored none."""
     run = await store.get_run(conn, run_id)
     curves = await runs_service.run_curves(conn, run_id)
+    grpo = run.manifest.get("mode") == "grpo"
+    sample: RolloutSample | None = None
+    if grpo or step is not None:
+        sample = await runs_service.run_rollouts(conn, settings.runs_dir, run_id, step)
     log_path = await runs_service.run_log_path(conn, settings.runs_dir, run_id)
     return render_live(
         request,
@@ -101,6 +175,11 @@ async def run_page(
             "tokens/s",
             Series("tokens/s", curves.tokens_per_second),
         ),
+        grpo=grpo,
+        rewards=reward_weights(run) if grpo else [],
+        **(grpo_charts(curves) if grpo else {}),
+        sample=sample,
+        groups=rollout_groups(sample.data) if sample else [],
         log_tail=await asyncio.to_thread(logs.tail, log_path, LOG_LINES),
         log_lines=LOG_LINES,
         artifacts=await runs_service.run_artifacts(conn, settings.runs_dir, run_id),

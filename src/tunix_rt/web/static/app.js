@@ -15,7 +15,10 @@ function refreshRegion(region) {
         const fresh = page.getElementById(region.id);
         if (fresh) {
           keepOpen(region, fresh);
+          keepEdits(region, fresh);
+          const focused = focusedIn(region);
           region.replaceWith(fresh);
+          refocus(fresh, focused);
           refreshRegion(fresh);
           keepScrolledToEnd(fresh);
           return;
@@ -34,6 +37,30 @@ function keepOpen(region, fresh) {
     const same = fresh.querySelector(`details#${CSS.escape(open.id)}`);
     if (same) same.open = true;
   }
+}
+
+// A field the reader changed (a step picked but not yet shown) keeps its value when its region
+// is swapped; fields are matched by id.
+function keepEdits(region, fresh) {
+  for (const field of region.querySelectorAll("select[id], input[id]:not([type=hidden])")) {
+    const edited = field.tagName === "SELECT"
+      ? field.selectedIndex >= 0 && !field.options[field.selectedIndex].defaultSelected
+      : field.value !== field.defaultValue;
+    const same = fresh.querySelector(`#${CSS.escape(field.id)}`);
+    if (edited && same) same.value = field.value;
+  }
+}
+
+// The id of the element with the keyboard focus, when it is inside `region`.
+function focusedIn(region) {
+  const active = document.activeElement;
+  return active && active.id && region.contains(active) ? active.id : null;
+}
+
+// The focus stays on the same element (by id) after its region is swapped.
+function refocus(fresh, id) {
+  const same = id && fresh.querySelector(`#${CSS.escape(id)}`);
+  if (same) same.focus({ preventScroll: true });
 }
 
 // A log tail (data-tail) stays scrolled to its end.
