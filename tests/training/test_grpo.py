@@ -207,3 +207,62 @@ def test_a_dataset_without_expected_answers_is_refused_naming_the_trace(folder: 
     with pytest.raises(DatasetError, match=r"^trace t-1 has no meta\.expected_answer: GRPO") as e:
         read_prompts(path)
     assert e.value.loc == ("dataset", "key")
+
+
+def test_a_stopped_run_keeps_its_checkpoint_and_resumes_where_it_stopped(
+    folder: Path, sft_dir: Path
+) -> None:
+    from tunix_rt.training.grpo import run_grpo
+
+    prompts = write_arithmetic_jsonl(folder / "prompts-resume.jsonl", 32, digits=2, seed=6)
+    manifest = grpo_manifest(max_tokens_to_generate=32)
+    manifest = manifest.model_copy(
+        update={"training": manifest.training.model_copy(update={"max_steps": 5})}
+    )
+    out = folder / "resumed"
+    first: list[GrpoStepMetrics] = []
+    stopped = run_grpo(
+        manifest,
+        dataset_jsonl=prompts,
+        output_dir=out,
+        source_dir=sft_dir,
+        on_step=first.append,
+        should_stop=lambda: len(first) >= 2,
+    )
+    assert stopped.status == "stopped" and 2 <= stopped.steps < 5
+    assert stopped.checkpoint_step == stopped.steps
+    rest: list[GrpoStepMetrics] = []
+    resumed = run_grpo(
+        manifest, dataset_jsonl=prompts, output_dir=out, source_dir=sft_dir, on_step=rest.append
+    )
+    assert resumed.status == "completed" and resumed.steps == 5
+    assert [s.step for s in rest] == list(range(stopped.steps + 1, 6))
+
+
+def test_lora_adapters_train_on_top_of_the_starting_run(folder: Path, sft_dir: Path) -> None:
+    import jax
+    from flax import nnx
+
+    from tunix_rt.training.grpo import run_grpo
+    from tunix_rt.training.runner import load_base_model, load_checkpoint
+
+    prompts = write_arithmetic_jsonl(folder / "prompts-lora.jsonl", 16, digits=2, seed=7)
+    data = grpo_manifest(max_tokens_to_generate=32).model_dump(mode="json")
+    data["training"]["max_steps"] = 2
+    manifest = RunManifest.model_validate({**data, "lora": {"rank": 4, "alpha": 8.0}})
+    result = run_grpo(
+        manifest, dataset_jsonl=prompts, output_dir=folder / "lora", source_dir=sft_dir
+    )
+    assert result.status == "completed" and result.steps == 2
+    assert result.trained_parameters < result.parameters
+    policy = load_checkpoint(folder / "lora").model
+    adapters = jax.tree.leaves(nnx.state(policy, nnx.LoRAParam))
+    assert sum(int(x.size) for x in adapters) == result.trained_parameters
+    # The weights under the adapters are the starting run's, untouched, in the policy and in
+    # the run's base.
+    frozen = nnx.All(nnx.Param, nnx.Not(nnx.LoRAParam))
+    sft = parameters(sft_dir)
+    for model in (policy, load_base_model(folder / "lora").model):
+        weights = [np.asarray(x) for x in jax.tree.leaves(nnx.state(model, frozen))]
+        assert len(weights) == len(sft)
+        assert all(np.array_equal(a, b) for a, b in zip(sft, weights, strict=True))

@@ -322,6 +322,10 @@ class GrpoHooks:
         self.start = time.perf_counter()
         self._last = self.start
 
+    def start_clock(self, now: float) -> None:
+        """The training loop starts: elapsed times and tokens/s count from `now`."""
+        self.start = self._last = now
+
     def tunix_hooks(self) -> Any:
         from tunix.sft import hooks
 
@@ -582,17 +586,14 @@ def run_grpo(
             on_step,
         )
         cluster.actor_trainer.with_training_hooks(hooks.tunix_hooks())
-        restored = cluster.actor_trainer.train_steps
+        # Every batch from the first: a run resumed from its checkpoints has Tunix's learner
+        # skip the batches it already trained on.
         batches = PromptBatches(
-            prompts,
-            training.batch_size,
-            steps - restored,
-            training.seed,
-            training.max_minutes,
-            should_stop,
+            prompts, training.batch_size, steps, training.seed, training.max_minutes, should_stop
         )
         train_start = time.perf_counter()
-        batches.started = hooks.start = hooks._last = train_start
+        batches.started = train_start
+        hooks.start_clock(train_start)
         learner.train(batches)
         steps_done = cluster.actor_trainer.train_steps
     train_seconds = time.perf_counter() - train_start
