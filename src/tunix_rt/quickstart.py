@@ -1,10 +1,12 @@
-"""The quickstart recipe: arithmetic traces from the product's own generator, a dataset, and a
+"""The quickstart recipes: arithmetic traces from the product's own generator, a dataset, and a
 run manifest that trains the tiny model to do two- and three-digit additions and subtractions
-on a laptop CPU in minutes, measured on the held-out `arithmetic-add-sub-v1`.
+on a laptop CPU in minutes, measured on the held-out `arithmetic-add-sub-v1`; then GRPO from
+that run on the same prompts, rewarded by their known answers.
 
-`tunix-rt quickstart arithmetic` runs it in the foreground (cli/quickstart.py): it stores the
-traces and builds the dataset once (the traces have fixed ids, so a second run adds nothing),
-trains, and evaluates the base and the trained model.
+`tunix-rt quickstart arithmetic` runs the first in the foreground (cli/quickstart.py): it stores
+the traces and builds the dataset once (the traces have fixed ids, so a second run adds
+nothing), trains, and evaluates the base and the trained model. `tunix-rt quickstart grpo`
+trains the newest such run further with GRPO and evaluates it against its start.
 """
 
 from __future__ import annotations
@@ -156,6 +158,73 @@ def manifest(recipe: Recipe, output_dir: str) -> RunManifest:
         "output": {"output_dir": output_dir},
     }
     return RunManifest.model_validate(data)
+
+
+@dataclass(frozen=True)
+class GrpoRecipe:
+    """GRPO from a quickstart run: what it samples, how it is rewarded, and how long."""
+
+    steps: int = 400
+    batch_size: int = 8  # prompts per step
+    num_generations: int = 4
+    learning_rate: float = 3e-4
+    temperature: float = 0.9
+    beta: float = 0.04
+    max_tokens_to_generate: int = 200
+    seed: int = 1
+    # The whole `quickstart grpo` (set-up, training, the evaluation) stays within 10 minutes.
+    max_minutes: float = 8.0
+
+
+GRPO_REWARDS = (
+    {"name": "answer", "weight": 1.0},
+    {"name": "steps", "weight": 0.5},
+    {"name": "format", "weight": 0.2},
+)
+
+
+def grpo_manifest(
+    recipe: GrpoRecipe, from_run: uuid.UUID, dataset_key: str, output_dir: str
+) -> RunManifest:
+    """GRPO from run `from_run` over the prompts of `dataset_key`."""
+    data: dict[str, Any] = {
+        "mode": "grpo",
+        "model": {"model_id": "tunix-rt/tiny", "init_from_run": str(from_run)},
+        "dataset": {"key": dataset_key},
+        "training": {
+            "learning_rate": recipe.learning_rate,
+            "lr_schedule": "constant",
+            "batch_size": recipe.batch_size,
+            "max_steps": recipe.steps,
+            "seed": recipe.seed,
+            "max_minutes": recipe.max_minutes,
+        },
+        "grpo": {
+            "num_generations": recipe.num_generations,
+            "beta": recipe.beta,
+            "temperature": recipe.temperature,
+            "max_tokens_to_generate": recipe.max_tokens_to_generate,
+            "max_prompt_length": 64,
+            "rollouts_every_n_steps": 20,
+        },
+        "rewards": list(GRPO_REWARDS),
+        "output": {"output_dir": output_dir},
+    }
+    return RunManifest.model_validate(data)
+
+
+async def newest_run_to_start_from(engine: AsyncEngine) -> tuple[uuid.UUID, str] | None:
+    """The newest succeeded SFT run on a quickstart dataset, and its dataset key."""
+    from tunix_rt.runs import store
+
+    async with engine.connect() as conn:
+        runs, _ = await store.list_runs(conn, status="succeeded", limit=100)
+        for run in runs:
+            if run.dataset_key.startswith(f"{COLLECTION}-"):
+                record = await store.get_run(conn, run.id)
+                if record.manifest.get("mode", "sft") == "sft":
+                    return run.id, run.dataset_key
+    return None
 
 
 def evaluation(batch_size: int = 50) -> EvaluationOptions:

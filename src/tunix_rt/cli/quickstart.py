@@ -1,14 +1,16 @@
-"""`tunix-rt quickstart arithmetic`: traces → dataset → training → evaluation, in one command."""
+"""`tunix-rt quickstart arithmetic`: traces → dataset → training → evaluation, in one command;
+`tunix-rt quickstart grpo`: GRPO from that run → evaluation against it."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from tunix_rt import quickstart
-from tunix_rt.cli.common import domain_errors, err, run
+from tunix_rt.cli.common import domain_errors, err, fail, parse_id, run
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,33 +20,73 @@ if TYPE_CHECKING:
 app = typer.Typer()
 
 
+_STEPS = (
+    f"[default: {quickstart.Recipe.steps} for arithmetic, {quickstart.GrpoRecipe.steps} for grpo]"
+)
+_MINUTES = (
+    f"[default: {quickstart.Recipe.max_minutes} for arithmetic, "
+    f"{quickstart.GrpoRecipe.max_minutes} for grpo]"
+)
+
+
 @app.command("quickstart")
 def quickstart_(
-    recipe: Annotated[Literal["arithmetic"], typer.Argument(help="The recipe to run")],
-    steps: Annotated[int, typer.Option(min=1, help="Training steps")] = quickstart.Recipe.steps,
+    recipe: Annotated[Literal["arithmetic", "grpo"], typer.Argument(help="The recipe to run")],
+    steps: Annotated[int | None, typer.Option(min=1, help=f"Training steps {_STEPS}")] = None,
     traces: Annotated[
-        int, typer.Option(min=40, max=1_000_000, help="Training traces to generate")
+        int, typer.Option(min=40, max=1_000_000, help="arithmetic: training traces to generate")
     ] = quickstart.Recipe.traces,
     max_minutes: Annotated[
-        float, typer.Option(min=0.1, help="Stop training after this long, whatever the step")
-    ] = quickstart.Recipe.max_minutes,
+        float | None,
+        typer.Option(min=0.1, help=f"Stop training after this long, whatever the step {_MINUTES}"),
+    ] = None,
+    from_run: Annotated[
+        str | None,
+        typer.Option(help="grpo: the run to start from [default: the newest arithmetic one]"),
+    ] = None,
     fail_under: Annotated[
         float | None, typer.Option(help="Exit 3 when the trained accuracy is below this")
     ] = None,
 ) -> None:
-    """Generate arithmetic traces, build a dataset, train the tiny model on this machine, and
-    evaluate it and its untrained start on held-out two- and three-digit additions and
-    subtractions (arithmetic-add-sub-v1); prints the scorecard. Ctrl-C cancels."""
-    from tunix_rt.cli.evals import EXIT_GATE, finish, run_foreground
+    """`arithmetic`: generate arithmetic traces, build a dataset, train the tiny model on this
+    machine, and evaluate it and its untrained start on held-out two- and three-digit additions
+    and subtractions (arithmetic-add-sub-v1). `grpo`: train that run further with GRPO on the
+    same prompts, rewarded by their known answers, and evaluate it against the run it started
+    from. Prints the scorecard. Ctrl-C cancels."""
+    from tunix_rt.cli.evals import EXIT_GATE, finish
+
+    with domain_errors():
+        from tunix_rt.runs.availability import require_training_stack
+
+        require_training_stack()
+    started = time.perf_counter()
+    if recipe == "grpo":
+        parsed = None if from_run is None else parse_id(from_run, "run")
+        record = _grpo(steps, max_minutes, parsed)
+    else:
+        if from_run is not None:
+            raise fail("--from-run: only the grpo recipe starts from a run")
+        record = _arithmetic(steps, traces, max_minutes)
+    finish(record, json_output=False)
+    seconds = time.perf_counter() - started
+    err.print(f"quickstart: {seconds / 60:.1f} min in all", highlight=False)
+    trained = record.trained
+    if fail_under is not None and trained is not None and trained.accuracy < fail_under:
+        err.print(f"gate: accuracy {trained.accuracy:.4f} is under {fail_under:.4f}")
+        raise typer.Exit(EXIT_GATE)
+
+
+def _arithmetic(steps: int | None, traces: int, max_minutes: float | None) -> EvaluationRecord:
+    from tunix_rt.cli.evals import run_foreground
     from tunix_rt.cli.runs import train_foreground
-    from tunix_rt.runs.availability import require_training_stack
     from tunix_rt.settings import get_settings
 
-    del recipe  # one recipe so far
-    with domain_errors():
-        require_training_stack()
-    plan = quickstart.Recipe(steps=steps, traces=traces, max_minutes=max_minutes)
-    started = time.perf_counter()
+    defaults = quickstart.Recipe()
+    plan = quickstart.Recipe(
+        steps=steps or defaults.steps,
+        traces=traces,
+        max_minutes=max_minutes or defaults.max_minutes,
+    )
 
     from tunix_rt.datasets.builder import build_dataset
 
@@ -62,13 +104,45 @@ def quickstart_(
             return status, None
         return status, await run_foreground(engine, run_id, quickstart.evaluation())
 
-    status, record = run(main)
+    return _finished(run(main))
+
+
+def _grpo(
+    steps: int | None, max_minutes: float | None, from_run: uuid.UUID | None
+) -> EvaluationRecord:
+    from tunix_rt.cli.evals import run_foreground
+    from tunix_rt.cli.runs import train_foreground
+    from tunix_rt.runs import store
+
+    defaults = quickstart.GrpoRecipe()
+    plan = quickstart.GrpoRecipe(
+        steps=steps or defaults.steps, max_minutes=max_minutes or defaults.max_minutes
+    )
+
+    async def main(engine: AsyncEngine) -> tuple[str, EvaluationRecord | None]:
+        if from_run is None:
+            found = await quickstart.newest_run_to_start_from(engine)
+            if found is None:
+                raise fail(
+                    "--from-run: no succeeded arithmetic quickstart run to start from "
+                    "(run `tunix-rt quickstart arithmetic` first)"
+                )
+            start, key = found
+        else:
+            async with engine.connect() as conn:
+                start, key = from_run, (await store.get_run(conn, from_run)).dataset_key
+        err.print(f"grpo from run {start} on {key}", highlight=False)
+        manifest = quickstart.grpo_manifest(plan, start, key, output_dir="model")
+        run_id, status = await train_foreground(engine, manifest)
+        if status != "succeeded":
+            return status, None
+        return status, await run_foreground(engine, run_id, quickstart.evaluation())
+
+    return _finished(run(main))
+
+
+def _finished(outcome: tuple[str, EvaluationRecord | None]) -> EvaluationRecord:
+    status, record = outcome
     if record is None:
         raise typer.Exit(130 if status == "cancelled" else 1)
-    finish(record, json_output=False)
-    seconds = time.perf_counter() - started
-    err.print(f"quickstart: {seconds / 60:.1f} min in all", highlight=False)
-    trained = record.trained
-    if fail_under is not None and trained is not None and trained.accuracy < fail_under:
-        err.print(f"gate: accuracy {trained.accuracy:.4f} is under {fail_under:.4f}")
-        raise typer.Exit(EXIT_GATE)
+    return record
