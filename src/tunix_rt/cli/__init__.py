@@ -67,9 +67,11 @@ COMMANDS: dict[str, Entry] = {
         "quickstart",
         "app",
         False,
-        "Generate arithmetic traces, build a dataset, train the tiny model on this machine, and\n"
-        "evaluate it and its untrained start on held-out two- and three-digit additions and\n"
-        "subtractions (arithmetic-add-sub-v1); prints the scorecard. Ctrl-C cancels.",
+        "`arithmetic`: generate arithmetic traces, build a dataset, train the tiny model on\n"
+        "this machine, and evaluate it and its untrained start on held-out two- and\n"
+        "three-digit additions and subtractions (arithmetic-add-sub-v1). `grpo`: train that\n"
+        "run further with GRPO on the same prompts, rewarded by their known answers, and\n"
+        "evaluate it against the run it started from. Prints the scorecard. Ctrl-C cancels.",
     ),
     "db": Entry("server", "db_app", True, "Database schema."),
     "traces": Entry("traces", "traces_app", True, "Import, browse and export traces."),

@@ -48,11 +48,11 @@ def quickstart_(
         float | None, typer.Option(help="Exit 3 when the trained accuracy is below this")
     ] = None,
 ) -> None:
-    """`arithmetic`: generate arithmetic traces, build a dataset, train the tiny model on this
-    machine, and evaluate it and its untrained start on held-out two- and three-digit additions
-    and subtractions (arithmetic-add-sub-v1). `grpo`: train that run further with GRPO on the
-    same prompts, rewarded by their known answers, and evaluate it against the run it started
-    from. Prints the scorecard. Ctrl-C cancels."""
+    """`arithmetic`: generate arithmetic traces, build a dataset, train the tiny model on
+    this machine, and evaluate it and its untrained start on held-out two- and
+    three-digit additions and subtractions (arithmetic-add-sub-v1). `grpo`: train that
+    run further with GRPO on the same prompts, rewarded by their known answers, and
+    evaluate it against the run it started from. Prints the scorecard. Ctrl-C cancels."""
     from tunix_rt.cli.evals import EXIT_GATE, finish
 
     with domain_errors():
