@@ -168,3 +168,101 @@ def test_the_tiny_model_gets_its_own_learning_rate_by_default() -> None:
     assert given.training.learning_rate == 1e-4
     assert RunManifest.from_yaml(tiny.to_yaml()) == tiny
     assert (tiny.model.tiny_layers, tiny.model.tiny_width) == (2, 128)
+
+
+def dpo_manifest(mode: str = "dpo", **sections: Any) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "model": {
+            "model_id": "tunix-rt/tiny",
+            "init_from_run": "00000000-0000-0000-0000-00000000000a",
+        },
+        "dataset": {"key": "pairs-v1"},
+        "output": {"output_dir": "model"},
+        **sections,
+    }
+
+
+def test_a_dpo_manifest_gets_the_preference_export_and_its_defaults() -> None:
+    manifest = RunManifest.model_validate(dpo_manifest())
+    assert manifest.to_yaml() == (
+        "version: '1.0'\n"
+        "runner: tunix\n"
+        "mode: dpo\n"
+        "model:\n"
+        "  model_id: tunix-rt/tiny\n"
+        "  init_from_run: 00000000-0000-0000-0000-00000000000a\n"
+        "dataset:\n"
+        "  key: pairs-v1\n"
+        "  format: preference\n"
+        "  path: datasets/pairs-v1/preference.jsonl\n"
+        "training:\n"
+        "  learning_rate: 0.0003\n"
+        "  num_epochs: 1\n"
+        "  batch_size: 8\n"
+        "  max_seq_length: 2048\n"
+        "output:\n"
+        "  output_dir: model\n"
+    )
+    assert RunManifest.from_yaml(manifest.to_yaml()) == manifest
+    resolved = manifest.resolved().dpo
+    assert resolved is not None
+    assert resolved.model_dump() == {
+        "beta": 0.1,
+        "lambda_orpo": None,
+        "label_smoothing": 0.0,
+        "max_prompt_length": 128,
+        "max_response_length": 256,
+    }
+    orpo = RunManifest.model_validate(dpo_manifest("orpo")).resolved().dpo
+    assert orpo is not None and (orpo.beta, orpo.lambda_orpo) == (None, 0.1)
+    again = RunManifest.from_yaml(manifest.to_yaml(resolved=True))
+    assert again.resolved() == manifest.resolved()
+    local = dpo_manifest(
+        model={"model_id": "google/gemma-3-1b-it", "source": "local", "path": "/models/g"}
+    )
+    assert RunManifest.model_validate(local).training.learning_rate == 3e-6
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        (dpo_manifest(dpo={"beta": 0}), "dpo.beta\n  Input should be greater than 0"),
+        (dpo_manifest(dpo={"lambda_orpo": 1.0}), "dpo.lambda_orpo is only used with mode orpo"),
+        (dpo_manifest("orpo", dpo={"beta": 1.0}), "dpo.beta is only used with mode dpo"),
+        (dpo_manifest(dpo={"max_response_length": 4}), "dpo.max_response_length\n  Input should"),
+        (dpo_manifest(dpo={"steps": 4}), "dpo.steps\n  Extra inputs are not permitted"),
+        (
+            dpo_manifest(dataset={"key": "pairs-v1", "format": "tunix_sft"}),
+            "dataset.format must be preference with mode dpo",
+        ),
+        (
+            {**dpo_manifest("sft"), "dataset": {"key": "a-v1", "format": "preference"}},
+            "model.init_from_run is only used with mode grpo, dpo or orpo",
+        ),
+        (
+            {
+                **dpo_manifest("sft"),
+                "model": {"model_id": "m"},
+                "dataset": {"key": "a-v1", "format": "preference"},
+            },
+            "dataset.format must be tunix_sft with mode sft",
+        ),
+        ({**dpo_manifest("sft"), "model": {"model_id": "m"}, "dpo": {}}, "dpo is only used"),
+    ],
+)
+def test_bad_dpo_manifests_are_refused(manifest: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        RunManifest.model_validate(manifest)
+
+
+def test_sft_manifests_are_unchanged_by_the_dpo_fields() -> None:
+    text = (
+        "version: '1.0'\nrunner: tunix\nmode: sft\nmodel:\n  model_id: m\ndataset:\n  key: a-v1\n"
+        "  format: tunix_sft\n  path: datasets/a-v1/tunix_sft.jsonl\ntraining:\n"
+        "  learning_rate: 0.003\n  num_epochs: 3\n  batch_size: 8\n  max_seq_length: 2048\n"
+        "output:\n  output_dir: model\n"
+    )
+    manifest = RunManifest.from_yaml(text)
+    assert manifest.to_yaml() == text
+    assert manifest.resolved().dpo is None

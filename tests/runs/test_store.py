@@ -178,3 +178,31 @@ async def test_curves_of_a_run_without_metrics_and_of_an_unknown_run(engine: Asy
     assert (empty.loss, empty.eval_loss, empty.last) == ([], [], None)
     assert (two.loss, two.eval_loss) == ([(1, 2.0), (2, 1.5)], [(2, 1.25)])
     assert two.last == point(2, 1.5, 1.25)
+
+
+async def test_dpo_steps_keep_their_rewards_and_chart_the_margin(engine: AsyncEngine) -> None:
+    run_id = await store.create_run(engine, dataset_key="a-v1", manifest=manifest("a-v1"))
+    steps = [
+        point(step, 0.7 - 0.1 * step).model_copy(
+            update={
+                "reward_chosen": -0.5 * step,
+                "reward_rejected": -0.75 * step,
+                "reward_margin": 0.25 * step,
+                "reward_accuracy": 0.25 * step,
+            }
+        )
+        for step in (1, 2, 3)
+    ]
+    await store.add_metrics(engine, run_id, steps)
+    other = await store.create_run(engine, dataset_key="a-v1", manifest=manifest("a-v1"))
+    await store.add_metrics(engine, other, [point(1, 2.0)])
+    async with engine.connect() as conn:
+        stored = await service.run_metrics(conn, run_id)
+        curves = await service.run_curves(conn, run_id)
+        plain = await service.run_curves(conn, other)
+    assert stored == steps
+    assert curves.reward_margin == [(1, 0.25), (2, 0.5), (3, 0.75)]
+    assert curves.reward_accuracy == [(1, 0.25), (2, 0.5), (3, 0.75)]
+    assert curves.last == steps[-1]
+    assert (plain.reward_margin, plain.reward_accuracy) == ([], [])
+    assert plain.last is not None and plain.last.reward_margin is None

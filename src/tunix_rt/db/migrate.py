@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: The newest revision in `migrations/versions` (a test checks it against Alembic's head).
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 _LOCK_KEY = 0x7475_6E69  # "tuni": PostgreSQL advisory lock around migrations
 
 

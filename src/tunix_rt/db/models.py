@@ -167,6 +167,11 @@ run_metrics_table = Table(
     Column("completion_tokens", Float, nullable=True),
     Column("clip_fraction", Float, nullable=True),
     Column("groups_with_spread", Float, nullable=True),
+    # DPO / ORPO steps only: the rewards of the step's chosen and rejected responses.
+    Column("reward_chosen", Float, nullable=True),
+    Column("reward_rejected", Float, nullable=True),
+    Column("reward_margin", Float, nullable=True),
+    Column("reward_accuracy", Float, nullable=True),
 )
 
 #: A run's model (and optionally its starting point) scored on a pinned eval target.

@@ -180,12 +180,19 @@ class MeshSection(ManifestModel):
         return self.shape[0] * self.shape[1]
 
 
+DatasetFormat = Literal["tunix_sft", "preference"]
+
+
 class DatasetSection(ManifestModel):
     key: str = Field(pattern=KEY_PATTERN, description="The dataset to train on.")
-    format: Literal["tunix_sft"] = "tunix_sft"
+    format: DatasetFormat = Field(
+        default="tunix_sft",
+        description="The export the runner trains on: `tunix_sft` (sft, grpo), `preference` "
+        "(dpo, orpo; their default).",
+    )
     path: str = Field(
         description="Where the runner writes the export, relative to TUNIX_RT_DATA_DIR. "
-        "Default: datasets/<key>/tunix_sft.jsonl."
+        "Default: datasets/<key>/<format>.jsonl."
     )
 
     @model_validator(mode="before")
@@ -193,9 +200,9 @@ class DatasetSection(ManifestModel):
     def _path_from_key(cls, data: Any) -> Any:
         """A manifest that names only the key gets that key's export path."""
         if isinstance(data, dict) and "path" not in data:
-            key = data.get("key")
-            if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key):
-                return {**data, "path": dataset_export_path(key)}
+            key, fmt = data.get("key"), data.get("format", "tunix_sft")
+            if isinstance(key, str) and re.fullmatch(KEY_PATTERN, key) and fmt in FORMATS:
+                return {**data, "path": dataset_export_path(key, fmt)}
         return data
 
     @field_validator("path")
@@ -205,7 +212,12 @@ class DatasetSection(ManifestModel):
 
 
 LrSchedule = Literal["constant", "warmup_cosine"]
-RunMode = Literal["sft", "grpo"]
+RunMode = Literal["sft", "grpo", "dpo", "orpo"]
+#: The modes that fine-tune an existing policy and may start from a run (`model.init_from_run`).
+POLICY_MODES = ("grpo", "dpo", "orpo")
+#: The modes that train on preference pairs (`dpo` with a frozen reference, `orpo` without).
+PREFERENCE_MODES = ("dpo", "orpo")
+FORMATS: tuple[str, ...] = ("tunix_sft", "preference")
 
 
 # The hyperparameters that the manifest and the original flat API requests share: their ranges,
@@ -222,6 +234,11 @@ GRPO_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
     "tiny": {"learning_rate": 3e-4, "num_epochs": 1},
     "local": {"learning_rate": 3e-6, "num_epochs": 1},
 }
+# DPO and ORPO fine-tune a trained policy too, on fixed pairs: GRPO's rates (3e-4 moves the
+# tiny SFT model's chosen-minus-rejected margin within a few dozen steps), one pass.
+DPO_TRAINING_DEFAULTS = GRPO_TRAINING_DEFAULTS
+DPO_BETA = 0.1
+ORPO_LAMBDA = 0.1
 
 
 class TrainingSection(ManifestModel):
@@ -299,6 +316,48 @@ class GrpoSection(ManifestModel):
     )
 
 
+class DpoSection(ManifestModel):
+    """DPO and ORPO (Tunix's `DPOTrainer`): each step scores a batch of (prompt, chosen,
+    rejected) pairs by the policy's log-likelihood of each response. `dpo` moves the policy's
+    log-ratio to a frozen reference (the starting policy) towards the chosen response, scaled
+    by `beta`; `orpo` has no reference: the chosen response's NLL plus `lambda_orpo` times an
+    odds-ratio term."""
+
+    OMIT_WHEN_DEFAULT = frozenset({"beta", "lambda_orpo"})
+
+    beta: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description=f"`dpo` only (default {DPO_BETA}): the strength of the preference against "
+        "the reference; higher keeps the policy closer to it.",
+    )
+    lambda_orpo: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description=f"`orpo` only (default {ORPO_LAMBDA}): the weight of the odds-ratio term.",
+    )
+    label_smoothing: float = Field(
+        default=0.0,
+        ge=0,
+        lt=0.5,
+        description="The share of pairs taken to be mislabelled (conservative DPO); 0: none.",
+    )
+    max_prompt_length: int = Field(
+        default=128,
+        ge=8,
+        le=8192,
+        description="Tokens of a prompt (BOS included); longer pairs are left out.",
+    )
+    max_response_length: int = Field(
+        default=256,
+        ge=8,
+        le=8192,
+        description="Tokens of each response; longer ones lose their end.",
+    )
+
+
 class RewardSpec(ManifestModel):
     name: str = Field(description="One of: " + ", ".join(REWARDS) + ".")
     weight: float = Field(default=1.0, ge=-100, le=100)
@@ -332,8 +391,13 @@ class RunManifest(ManifestModel):
 
     version: Literal["1.0"] = "1.0"
     runner: Literal["tunix"] = "tunix"
-    mode: RunMode = Field(default="sft", description="`sft`, or `grpo` (with `rewards`).")
-    OMIT_WHEN_DEFAULT = frozenset({"tokenizer", "lora", "mesh", "evaluation", "grpo", "rewards"})
+    mode: RunMode = Field(
+        default="sft",
+        description="`sft`, `grpo` (with `rewards`), `dpo` or `orpo` (preference pairs).",
+    )
+    OMIT_WHEN_DEFAULT = frozenset(
+        {"tokenizer", "lora", "mesh", "evaluation", "grpo", "rewards", "dpo"}
+    )
 
     model: ModelSection
     dataset: DatasetSection
@@ -363,6 +427,21 @@ class RunManifest(ManifestModel):
         description="`grpo` only: named, weighted rewards; absent: answer 1.0, steps 0.5, "
         "format 0.2.",
     )
+    dpo: DpoSection | None = Field(
+        default=None, description="`dpo` and `orpo` only; absent: the defaults of DpoSection."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preference_format(cls, data: Any) -> Any:
+        """`dpo` and `orpo` train on the `preference` export unless the dataset section says
+        otherwise (which `_mode_sections` refuses)."""
+        if not isinstance(data, dict) or data.get("mode") not in PREFERENCE_MODES:
+            return data
+        dataset = data.get("dataset")
+        if isinstance(dataset, dict) and "format" not in dataset:
+            return {**data, "dataset": {**dataset, "format": "preference"}}
+        return data
 
     @model_validator(mode="after")
     def _mode_sections(self) -> RunManifest:
@@ -370,8 +449,18 @@ class RunManifest(ManifestModel):
             for name in ("grpo", "rewards"):
                 if getattr(self, name) is not None:
                     raise ValueError(f"{name} is only used with mode grpo")
-            if self.model.init_from_run is not None:
-                raise ValueError("model.init_from_run is only used with mode grpo")
+        if self.mode not in POLICY_MODES and self.model.init_from_run is not None:
+            raise ValueError("model.init_from_run is only used with mode grpo, dpo or orpo")
+        preference = self.mode in PREFERENCE_MODES
+        if self.dpo is not None and not preference:
+            raise ValueError("dpo is only used with mode dpo or orpo")
+        if preference != (self.dataset.format == "preference"):
+            wanted = "preference" if preference else "tunix_sft"
+            raise ValueError(f"dataset.format must be {wanted} with mode {self.mode}")
+        if self.dpo is not None and self.mode == "dpo" and self.dpo.lambda_orpo is not None:
+            raise ValueError("dpo.lambda_orpo is only used with mode orpo")
+        if self.dpo is not None and self.mode == "orpo" and self.dpo.beta is not None:
+            raise ValueError("dpo.beta is only used with mode dpo")
         if self.rewards is not None:
             names = [reward.name for reward in self.rewards]
             if len(set(names)) != len(names):
@@ -384,6 +473,8 @@ class RunManifest(ManifestModel):
         own (TINY_TRAINING_DEFAULTS), GRPO's (GRPO_TRAINING_DEFAULTS)."""
         if self.mode == "grpo":
             defaults = GRPO_TRAINING_DEFAULTS[self.model.source]
+        elif self.mode in PREFERENCE_MODES:
+            defaults = DPO_TRAINING_DEFAULTS[self.model.source]
         else:
             defaults = TINY_TRAINING_DEFAULTS if self.model.source == "tiny" else {}
         unset = {
@@ -402,7 +493,7 @@ class RunManifest(ManifestModel):
 
     def resolved(self) -> RunManifest:
         """A copy with the optional `tokenizer` and `mesh` sections (and for `grpo` its
-        section and rewards) filled with defaults."""
+        section and rewards, for `dpo` / `orpo` the `dpo` section) filled with defaults."""
         update: dict[str, Any] = {
             "tokenizer": self.tokenizer or TokenizerSection(),
             "mesh": self.mesh or MeshSection(),
@@ -410,6 +501,13 @@ class RunManifest(ManifestModel):
         if self.mode == "grpo":
             update["grpo"] = self.grpo or GrpoSection()
             update["rewards"] = self.rewards or list(DEFAULT_REWARDS)
+        if self.mode in PREFERENCE_MODES:
+            section = self.dpo or DpoSection()
+            if self.mode == "dpo" and section.beta is None:
+                section = section.model_copy(update={"beta": DPO_BETA})
+            if self.mode == "orpo" and section.lambda_orpo is None:
+                section = section.model_copy(update={"lambda_orpo": ORPO_LAMBDA})
+            update["dpo"] = section
         return self.model_copy(update=update)
 
     @classmethod
@@ -452,9 +550,9 @@ def relative_path(path: str, field: str) -> str:
     return str(pure)
 
 
-def dataset_export_path(key: str) -> str:
+def dataset_export_path(key: str, fmt: str = "tunix_sft") -> str:
     """Where the runner writes dataset `key`'s export, relative to TUNIX_RT_DATA_DIR."""
-    return f"datasets/{key}/tunix_sft.jsonl"
+    return f"datasets/{key}/{fmt}.jsonl"
 
 
 _MODEL_DEFAULT = "Default: the model's (the tiny model's own, else the training section's)."

@@ -84,7 +84,7 @@ class RewardStats(BaseModel):
 
 
 class MetricPoint(BaseModel):
-    """One optimizer step. The GRPO fields are null for an SFT run's steps."""
+    """One optimizer step. The GRPO and DPO fields are null for the steps of other modes."""
 
     step: int
     loss: float
@@ -107,6 +107,19 @@ class MetricPoint(BaseModel):
         description="GRPO: the share of prompt groups whose rewards are not all equal (a group "
         "whose completions all score the same gives no gradient).",
     )
+    reward_chosen: float | None = Field(
+        default=None, description="DPO / ORPO: the mean reward of the chosen responses."
+    )
+    reward_rejected: float | None = Field(
+        default=None, description="DPO / ORPO: the mean reward of the rejected responses."
+    )
+    reward_margin: float | None = Field(
+        default=None, description="DPO / ORPO: the mean of chosen minus rejected reward."
+    )
+    reward_accuracy: float | None = Field(
+        default=None,
+        description="DPO / ORPO: the share of pairs whose chosen reward is the higher.",
+    )
 
 
 class ArtifactInfo(BaseModel):
@@ -126,6 +139,12 @@ class RunCurves(BaseModel):
     kl: list[tuple[int, float]] = Field(default_factory=list, description="GRPO only.")
     groups_with_spread: list[tuple[int, float]] = Field(
         default_factory=list, description="GRPO only."
+    )
+    reward_margin: list[tuple[int, float]] = Field(
+        default_factory=list, description="DPO / ORPO only: chosen minus rejected reward."
+    )
+    reward_accuracy: list[tuple[int, float]] = Field(
+        default_factory=list, description="DPO / ORPO only."
     )
     last: MetricPoint | None
 

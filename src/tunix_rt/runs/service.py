@@ -107,19 +107,23 @@ async def source_run_dir(
     source = RunManifest.model_validate(run.manifest)
     if source.lora is not None:
         raise InvalidInputError(
-            f"run {run_id} trained LoRA adapters: GRPO starts from a fully trained checkpoint",
+            f"run {run_id} trained LoRA adapters: {manifest.mode.upper()} starts from a fully "
+            "trained checkpoint",
             loc=("manifest_yaml", "model", "init_from_run"),
         )
     return output_dir(runs_dir, run_id, source.output.output_dir)
 
 
 async def check_manifest(conn: AsyncConnection, runs_dir: Path, manifest: RunManifest) -> None:
-    """What a manifest needs of the database: its dataset (404), and for `grpo` a starting run
-    with a checkpoint and an expected answer on every trace (422 naming the first without)."""
+    """What a manifest needs of the database: its dataset (404); for `grpo`, `dpo` and `orpo`
+    a starting run with a checkpoint, when it names one; for `grpo` an expected answer on every
+    trace (422 naming the first without)."""
     await require_dataset(conn, manifest.dataset.key)
-    if manifest.mode != "grpo":
+    if manifest.mode == "sft":
         return
     await source_run_dir(conn, runs_dir, manifest)
+    if manifest.mode != "grpo":
+        return
     lacking = await first_without_expected_answer(conn, manifest.dataset.key, None)
     if lacking is not None:
         raise InvalidInputError(

@@ -83,6 +83,10 @@ _METRIC_COLUMNS = (
     M.c.completion_tokens,
     M.c.clip_fraction,
     M.c.groups_with_spread,
+    M.c.reward_chosen,
+    M.c.reward_rejected,
+    M.c.reward_margin,
+    M.c.reward_accuracy,
 )
 
 
@@ -181,6 +185,12 @@ async def metric_curves(conn: AsyncConnection, run_id: uuid.UUID, max_points: in
             (row.step, row.groups_with_spread)
             for row in steps
             if row.groups_with_spread is not None
+        ],
+        reward_margin=[
+            (row.step, row.reward_margin) for row in steps if row.reward_margin is not None
+        ],
+        reward_accuracy=[
+            (row.step, row.reward_accuracy) for row in steps if row.reward_accuracy is not None
         ],
         last=None if last is None else MetricPoint.model_validate(last, from_attributes=True),
     )

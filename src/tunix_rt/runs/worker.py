@@ -48,16 +48,19 @@ T = TypeVar("T")
 
 
 async def export_for_training(
-    engine: AsyncEngine, cache: ExportCache, key: str, folder: Path
+    engine: AsyncEngine, cache: ExportCache, key: str, folder: Path, fmt: str = "tunix_sft"
 ) -> tuple[Path, Path | None]:
-    """The dataset as `tunix_sft` JSONL: its `train`/`val` splits when it has both, else all."""
+    """The dataset as JSONL in `fmt`: its `train`/`val` splits when it has both, else all. A
+    `preference` export (DPO, ORPO) is of the train split only: those runs do not evaluate."""
     async with engine.connect() as conn:
         counts = await manifest_counts(conn, key)
-    split_names = ("train", "val") if counts.get("train") and counts.get("val") else (None,)
+    split_names: tuple[str | None, ...] = (None,)
+    if counts.get("train") and counts.get("val"):
+        split_names = ("train",) if fmt == "preference" else ("train", "val")
     paths: list[Path] = []
     for split in split_names:
-        etag = (await check_export(engine, key, "tunix_sft", split, None)).etag
-        stream = open_export(engine, cache, key, "tunix_sft", split, None, etag)
+        etag = (await check_export(engine, key, fmt, split, None)).etag
+        stream = open_export(engine, cache, key, fmt, split, None, etag)
         path = folder / (EVAL_FILE if split == "val" else DATASET_FILE)
         with path.open("wb") as out:
             async for chunk in stream.chunks:  # cached or rendered alike
@@ -92,7 +95,11 @@ async def execute_run(
         (folder / MANIFEST_FILE).write_text(manifest.to_yaml())
         log(f"run {run_id}: exporting dataset {manifest.dataset.key}")
         train_file, eval_file = await export_for_training(
-            engine, ExportCache.from_settings(settings), manifest.dataset.key, folder
+            engine,
+            ExportCache.from_settings(settings),
+            manifest.dataset.key,
+            folder,
+            manifest.dataset.format,
         )
         out = output_dir(settings.runs_dir, run_id, manifest.output.output_dir)
         async with engine.connect() as conn:
@@ -110,6 +117,17 @@ async def execute_run(
                 from tunix_rt.training.grpo import run_grpo
 
                 return run_grpo(
+                    manifest,
+                    dataset_jsonl=train_file,
+                    output_dir=out,
+                    source_dir=source,
+                    on_step=step_hook,
+                    should_stop=here.stop.is_set,
+                )
+            if manifest.mode in ("dpo", "orpo"):
+                from tunix_rt.training.dpo import run_dpo
+
+                return run_dpo(
                     manifest,
                     dataset_jsonl=train_file,
                     output_dir=out,

@@ -22,8 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import shutil
 import threading
 import time
 from collections import deque
@@ -43,6 +41,7 @@ from tunix_rt.runs.paths import ROLLOUTS_FILE
 from tunix_rt.training import models
 from tunix_rt.training import runner as sft
 from tunix_rt.training.data import DatasetError, SftRecord
+from tunix_rt.training.policy import starting_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -344,7 +343,7 @@ class GrpoHooks:
             def on_train_step_end(self, train_ctx: Any, train_step: int, train_loss: Any) -> None:
                 logger = train_ctx.metrics_logger
                 extra = {
-                    name: _last_metric(logger, train_ctx.metrics_prefix, name)
+                    name: sft.last_metric(logger, train_ctx.metrics_prefix, name)
                     for name in ("kl", "pg_clipfrac")
                 }
                 outer.step_end(int(train_step), float(train_loss), extra)
@@ -421,62 +420,6 @@ class GrpoHooks:
         return sum(self.step_tokens[1:]) / seconds if seconds > 0 else None
 
 
-def _last_metric(logger: Any, prefix: str, name: str) -> float | None:
-    try:
-        history = logger.get_metric_history(prefix, name, "train")
-    except (KeyError, ValueError):
-        return None
-    return float(history[-1]) if len(history) else None
-
-
-@dataclasses.dataclass(frozen=True)
-class Policy:
-    """The model GRPO trains (with LoRA adapters when the manifest has a `lora` section), the
-    model it starts as (without them), its tokenizer and mesh."""
-
-    module: nnx.Module
-    base: nnx.Module
-    tokenizer: Any
-    mesh: jax.sharding.Mesh
-    spec: models.ModelSpec
-
-
-def starting_policy(
-    manifest: RunManifest, prompts: Sequence[Prompt], output_dir: Path, source_dir: Path | None
-) -> Policy:
-    """The checkpoint of `source_dir` (the run of model.init_from_run), else the model the
-    manifest builds (with a tokenizer trained on the prompts and references for `tiny`), plus
-    the manifest's LoRA adapters. Writes the resolved manifest, the architecture and the
-    tokenizer into `output_dir` as SFT runs do, and `init_from.json` for a run started from
-    another one."""
-    without_lora = manifest.model_copy(update={"lora": None})
-    if source_dir is not None:
-        trained = sft.load_checkpoint(source_dir)
-        if trained.manifest.lora is not None:
-            raise sft.TrainingError(
-                f"run {manifest.model.init_from_run} trained LoRA adapters; GRPO starts from "
-                "a fully trained checkpoint only",
-                loc=("model", "init_from_run"),
-            )
-        shutil.copyfile(source_dir / sft.TOKENIZER_FILE, output_dir / sft.TOKENIZER_FILE)
-        (output_dir / sft.MODEL_CONFIG_FILE).write_text(trained.spec.to_json())
-        relative = os.path.relpath(source_dir.resolve(), output_dir.resolve())
-        (output_dir / sft.INIT_FROM_FILE).write_text(
-            json.dumps({"output_dir": relative, "step": trained.step}, indent=2) + "\n"
-        )
-        base, tokenizer, mesh, spec = trained.model, trained.tokenizer, trained.mesh, trained.spec
-    else:
-        records = [SftRecord(p.prompt, p.reference) for p in prompts]
-        tokenizer = sft.prepare_tokenizer(manifest, records, output_dir)
-        built = sft.build_run_model(without_lora, tokenizer, output_dir)
-        base, mesh, spec = built.module, built.mesh, built.spec
-    (output_dir / sft.RUN_MANIFEST).write_text(manifest.to_yaml(resolved=True))
-    module = base
-    if manifest.lora is not None:
-        module = models.apply_lora(base, manifest.lora, mesh, manifest.training.seed)
-    return Policy(module, base, tokenizer, mesh, spec)
-
-
 def fitting_prompts(
     prompts: Sequence[Prompt], tokenizer: Any, max_prompt_length: int
 ) -> tuple[list[Prompt], int]:
@@ -513,7 +456,8 @@ def run_grpo(
     assert grpo is not None and manifest.rewards is not None
     output_dir.mkdir(parents=True, exist_ok=True)
     prompts = read_prompts(dataset_jsonl)
-    policy = starting_policy(manifest, prompts, output_dir, source_dir)
+    records = [SftRecord(p.prompt, p.reference) for p in prompts]
+    policy = starting_policy(manifest, records, output_dir, source_dir)
     prompts, dropped = fitting_prompts(prompts, policy.tokenizer, grpo.max_prompt_length)
     parameters = models.parameter_counts(policy.module)
     steps = _total_steps(len(prompts), training.batch_size, training.num_epochs, training.max_steps)

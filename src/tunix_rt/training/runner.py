@@ -47,8 +47,8 @@ CHECKPOINTS_DIR = "checkpoints"
 #: run's output folder (relative to this one) and step, its starting point.
 INIT_FROM_FILE = "init_from.json"
 #: Where the checkpoints of each mode are, under CHECKPOINTS_DIR (Tunix's RL trainer keeps the
-#: policy's under `actor/`).
-CHECKPOINT_SUBDIRS = {"sft": "", "grpo": "actor"}
+#: policy's under `actor/`; DPO's trainer is an SFT trainer).
+CHECKPOINT_SUBDIRS = {"sft": "", "grpo": "actor", "dpo": "", "orpo": ""}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,7 +216,7 @@ class MetricsHooks:
                 pass
 
             def on_train_step_end(self, train_ctx: Any, train_step: int, train_loss: Any) -> None:
-                outer.step_end(int(train_step), float(train_loss))
+                outer.step_end(int(train_step), float(train_loss), outer.extra_metrics(train_ctx))
 
             def on_eval_step_start(self, train_ctx: Any) -> None:
                 pass
@@ -229,6 +229,14 @@ class MetricsHooks:
 
         return Hooks()
 
+    #: What `step_end` reports: StepMetrics, or a subclass with the fields of `extra_metrics`.
+    metrics_class: type[StepMetrics] = StepMetrics
+
+    def extra_metrics(self, train_ctx: Any) -> dict[str, Any]:
+        """The fields beyond StepMetrics' of the step just reported, read from the trainer (its
+        metrics logger holds that step's values): none here."""
+        return {}
+
     def eval_end(self, step: int, loss: float) -> None:
         self.last_eval_loss = loss
         if step == 0:
@@ -236,7 +244,7 @@ class MetricsHooks:
         else:
             self._pending_eval = (step, loss)
 
-    def step_end(self, step: int, loss: float) -> None:
+    def step_end(self, step: int, loss: float, extra: dict[str, Any] | None = None) -> None:
         now = time.perf_counter()
         elapsed, self._last = now - self._last, now
         tokens = self.step_tokens[step - 1] if step <= len(self.step_tokens) else 0
@@ -248,7 +256,7 @@ class MetricsHooks:
         self.step_times.append(now)
         if self.on_step is not None:
             self.on_step(
-                StepMetrics(
+                self.metrics_class(
                     step=step,
                     loss=loss,
                     learning_rate=float(self.rates[min(step, len(self.rates)) - 1]),
@@ -256,6 +264,7 @@ class MetricsHooks:
                     tokens_per_second=tokens / elapsed if elapsed > 0 else 0.0,
                     elapsed_seconds=now - self.start,
                     eval_loss=eval_loss,
+                    **(extra or {}),
                 )
             )
 
@@ -581,6 +590,15 @@ def checkpoint_options(training: TrainingSection, steps: int) -> Any:
     return ocp.CheckpointManagerOptions(
         save_interval_steps=every, max_to_keep=training.checkpoints_to_keep
     )
+
+
+def last_metric(logger: Any, prefix: str, name: str) -> float | None:
+    """The last value Tunix's metrics logger holds of a training metric, or None."""
+    try:
+        history = logger.get_metric_history(prefix, name, "train")
+    except (KeyError, ValueError):
+        return None
+    return float(history[-1]) if len(history) else None
 
 
 def latest_step(checkpoint_dir: Path) -> int | None:
