@@ -330,12 +330,10 @@ def main() -> None:
     parser.add_argument("--sft-steps", type=int, default=400)
     parser.add_argument("--width", type=int, default=64, help="the tiny model's width")
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
-    parser.add_argument(
-        "--quick", action="store_true", help="a smoke run: 6 steps, 1 round, 250 SFT steps"
-    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 6 steps, 1 round")
     args = parser.parse_args()
     if args.quick:
-        args.steps, args.warmup, args.rounds, args.sft_steps = 6, 2, 1, 250
+        args.steps, args.warmup, args.rounds = 6, 2, 1
     if args.steps < args.warmup + 3:
         parser.error("--steps: must be at least --warmup + 3")
     workdir: Path = args.workdir
