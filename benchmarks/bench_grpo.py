@@ -1,8 +1,9 @@
 """GRPO runs: `run_grpo` against a bare Tunix `GRPOLearner` loop.
 
 Both start from the same tiny SFT checkpoint (trained first on two-digit additions with
-`run_training`, kept in the work folder so later runs reuse it) and train on the same prompts,
-in the same batches and order, with the same rewards and seed:
+`run_training`, kept in `--workdir`, by default `tunix_rt_bench_grpo` in the system's temporary
+folder, so later runs reuse it) and train on the same prompts, in the same batches and order,
+with the same rewards and seed:
 
 - product: `run_grpo` (manifest `mode: grpo`, `model.init_from_run` → the SFT folder), with an
   `on_step` callback that keeps the metrics;
