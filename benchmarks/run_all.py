@@ -38,6 +38,7 @@ def main() -> None:
         figures[f"pages_{backend}"] = run("bench_pages.py", "--backend", backend, *rows)
     figures["runs"] = run("bench_runs.py")
     figures["training"] = run("bench_training.py")
+    figures["grpo"] = run("bench_grpo.py")
     figures["evaluation"] = run("bench_evaluation.py")
     figures["cli_startup"] = run("bench_cli_startup.py")
     json.dump(figures, sys.stdout, indent=2)
