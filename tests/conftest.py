@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from helpers.trained import SHARED_DIR_ENV
 from tunix_rt.api.app import create_app
 from tunix_rt.db.engine import create_engine
 from tunix_rt.db.migrate import upgrade
@@ -73,6 +74,8 @@ def _outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         patch.chdir(tmp_path_factory.mktemp("cwd"))
         if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # child pytest runs share the parent's
             _share_jax_compilations(patch, tmp_path_factory.mktemp("jax-cache"))
+        if SHARED_DIR_ENV not in os.environ:  # helpers.trained: one trained model per session
+            patch.setenv(SHARED_DIR_ENV, str(tmp_path_factory.mktemp("shared")))
         yield
 
 
