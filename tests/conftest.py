@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from helpers.trained import SHARED_DIR_ENV
 from tunix_rt.api.app import create_app
 from tunix_rt.db.engine import create_engine
 from tunix_rt.db.migrate import upgrade
@@ -64,13 +65,28 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Tests, and the servers and CLI runs they start, work in a temporary folder: relative
-    defaults (`./data`, `./runs`) land there and a developer's `.env` is never read."""
+    defaults (`./data`, `./runs`) land there and a developer's `.env` is never read. They
+    share one JAX compilation cache (below)."""
     with pytest.MonkeyPatch.context() as patch:
         if os.environ.get("PYTHONPATH"):  # still the same folders for child processes
             paths = os.environ["PYTHONPATH"].split(os.pathsep)
             patch.setenv("PYTHONPATH", os.pathsep.join(os.path.abspath(p) for p in paths))
         patch.chdir(tmp_path_factory.mktemp("cwd"))
+        if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # child pytest runs share the parent's
+            _share_jax_compilations(patch, tmp_path_factory.mktemp("jax-cache"))
+        if SHARED_DIR_ENV not in os.environ:  # helpers.trained: one trained model per session
+            patch.setenv(SHARED_DIR_ENV, str(tmp_path_factory.mktemp("shared")))
         yield
+
+
+def _share_jax_compilations(patch: pytest.MonkeyPatch, folder: Path) -> None:
+    """One XLA compilation cache for every process the tests start (CLI runs, servers, their
+    training and evaluation workers): a training or sampling step of a given shape compiles
+    once per test session instead of once per process, which is most of a small run's time.
+    The cache is keyed on the computation and the JAX version, so results are unchanged."""
+    patch.setenv("JAX_COMPILATION_CACHE_DIR", str(folder))
+    patch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    patch.setenv("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 
 BACKENDS = [

@@ -1,6 +1,11 @@
 """Evaluations through a live server on SQLite and PostgreSQL: real Tunix runs and evaluations in
 worker processes, the validation of requests, cancel, a killed worker, and the whole loop from a
-model's stored outputs to a second training run."""
+model's stored outputs to a second training run.
+
+The first database trains the model (TRAIN_STEPS) in a run whose manifest asks for the
+evaluation. The next ones reuse that run's folder instead of training it again: a copy is
+recorded as a run and evaluated the same way, and a short run (SHORT_STEPS) checks that the
+manifest's evaluation runs after training and what it records."""
 
 from __future__ import annotations
 
@@ -19,10 +24,12 @@ import yaml
 
 from conftest import BACKENDS, POSTGRES_URL, reset_postgres
 from helpers.server import running_server
+from helpers.trained import record_run
 
 pytestmark = pytest.mark.slow
 
 TRAIN_STEPS = 900
+SHORT_STEPS = 20
 FRESH = 40  # fresh training-distribution prompts the first model answers
 
 
@@ -49,8 +56,17 @@ def wait(client: httpx.Client, path: str, statuses: set[str], timeout: float) ->
 
 
 class Live:
-    def __init__(self, client: httpx.Client, runs_dir: Path, run_id: str) -> None:
+    def __init__(
+        self, client: httpx.Client, runs_dir: Path, run_id: str, trained_id: str, evaluation_id: str
+    ) -> None:
         self.client, self.runs_dir, self.run_id = client, runs_dir, run_id
+        # The trained model's run, and its evaluation on the fresh prompts (with the base); the
+        # same as run_id and its manifest's evaluation on the first database.
+        self.trained_id, self.evaluation_id = trained_id, evaluation_id
+
+
+#: The folder of the first database's trained run, which the next databases reuse.
+_TRAINED_RUN: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -58,7 +74,9 @@ def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Live]:
     """A live server with a tiny run trained on two-digit additions, whose manifest asks for an
-    evaluation (with the base) on a dataset of fresh prompts from the training distribution."""
+    evaluation (with the base) on a dataset of fresh prompts from the training distribution.
+    After the first database: a short such run, and a copy of the first database's trained run
+    recorded as a run and evaluated the same way."""
     folder = tmp_path_factory.mktemp(f"evaluations-{request.param}")
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{folder / 'tunix_rt.db'}"
@@ -94,17 +112,31 @@ def live(
             )
             assert built.status_code == 201, built.text
         evaluation = {"dataset_key": "fresh-v1", "base": True, "max_new_tokens": 160}
-        started = client.post(
-            "/api/tunix/run",
-            json={
-                "manifest_yaml": manifest_yaml("arith-v1", steps=TRAIN_STEPS, evaluation=evaluation)
-            },
-        )
+        trained = _TRAINED_RUN.get("folder")
+        if trained is None:
+            text = manifest_yaml("arith-v1", steps=TRAIN_STEPS, evaluation=evaluation)
+        else:  # what is checked of this run's evaluation does not need long answers
+            short = {**evaluation, "max_new_tokens": 16}
+            text = manifest_yaml("arith-v1", steps=SHORT_STEPS, evaluation=short)
+        started = client.post("/api/tunix/run", json={"manifest_yaml": text})
         assert started.status_code == 202, started.text
         run_id = started.json()["run_id"]
         run = wait(client, f"/api/tunix/runs/{run_id}", {"succeeded", "failed"}, timeout=600)
         assert run["status"] == "succeeded", run["error"]
-        yield Live(client, runs_dir, run_id)
+        record = wait(
+            client, f"/api/tunix/runs/{run_id}/evaluation", {"succeeded", "failed"}, timeout=300
+        )
+        if trained is None:
+            _TRAINED_RUN["folder"] = runs_dir / run_id
+            trained_id, evaluation_id = run_id, record["id"]
+        else:
+            trained_id = record_run(url, runs_dir, trained)
+            scored = client.post(f"/api/tunix/runs/{trained_id}/evaluate", json=evaluation)
+            assert scored.status_code == 202, scored.text
+            evaluation_id = scored.json()["evaluation_id"]
+        path = f"/api/tunix/evaluations/{evaluation_id}"
+        wait(client, path, {"succeeded", "failed", "cancelled"}, timeout=300)
+        yield Live(client, runs_dir, run_id, trained_id, evaluation_id)
 
 
 def test_the_manifest_evaluation_runs_after_training(live: Live) -> None:
@@ -125,13 +157,48 @@ def test_the_manifest_evaluation_runs_after_training(live: Live) -> None:
     trained, base, delta = record["trained"], record["base"], record["delta"]
     assert trained["items"] == base["items"] == FRESH
     assert base["format_rate"] == 0.0 and base["accuracy"] == 0.0
+    assert delta["accuracy"] == pytest.approx(trained["accuracy"] - base["accuracy"])
+    assert trained["tokens_per_second"] > 0
+
+    evaluation_id = record["id"]
+    items = client.get(f"/api/tunix/evaluations/{evaluation_id}/items", params={"limit": 500})
+    rows = items.json()["data"]
+    assert [r["index"] for r in rows] == list(range(FRESH))
+    assert sum(r["correct"] for r in rows) == round(trained["accuracy"] * FRESH)
+    first = rows[0]
+    assert first["prompt"].startswith("What is ")
+    assert first["meta"]["operation"] == "add" and "trace_id" in first["meta"]
+
+    # The dataset's evaluations: this one and the trained model's (the same on the first
+    # database).
+    board = client.get("/api/tunix/evaluations", params={"dataset_key": "fresh-v1"}).json()
+    listed = {e["id"]: e for e in board["data"]}
+    assert set(listed) == {evaluation_id, live.evaluation_id}
+    assert listed[evaluation_id]["delta_accuracy"] == pytest.approx(delta["accuracy"])
+    same = client.get(
+        "/api/tunix/evaluations/compare", params={"a": evaluation_id, "b": evaluation_id}
+    )
+    assert same.json()["counts"]["a_only"] == same.json()["counts"]["b_only"] == 0
+    log = client.get(f"/api/tunix/evaluations/{evaluation_id}/logs").text
+    assert f"evaluation {evaluation_id}: succeeded" in log
+    names = {a["name"] for a in client.get(f"/api/tunix/runs/{run_id}/artifacts").json()}
+    assert f"evaluations/{evaluation_id}/eval.log" in names
+
+
+def test_a_trained_model_answers_fresh_prompts_in_the_trained_layout(live: Live) -> None:
+    client, evaluation_id = live.client, live.evaluation_id
+    record = client.get(f"/api/tunix/evaluations/{evaluation_id}").json()
+    assert record["status"] == "succeeded", record["error"]
+    assert record["run_id"] == live.trained_id and record["items_done"] == FRESH
+    trained, base, delta = record["trained"], record["base"], record["delta"]
+    assert trained["items"] == base["items"] == FRESH
+    assert base["format_rate"] == 0.0 and base["accuracy"] == 0.0
     assert trained["format_rate"] >= 0.9, trained
     assert trained["accuracy"] >= 0.2, trained
     assert delta["accuracy"] == pytest.approx(trained["accuracy"] - base["accuracy"])
     assert trained["accuracy_low"] < trained["accuracy"] < trained["accuracy_high"]
     assert trained["tokens_per_second"] > 0
 
-    evaluation_id = record["id"]
     items = client.get(f"/api/tunix/evaluations/{evaluation_id}/items", params={"limit": 500})
     rows = items.json()["data"]
     assert [r["index"] for r in rows] == list(range(FRESH))
@@ -150,22 +217,11 @@ def test_the_manifest_evaluation_runs_after_training(live: Live) -> None:
     ).json()["data"]
     assert len(base_rows) == FRESH and not any(r["format_ok"] for r in base_rows)
 
-    board = client.get("/api/tunix/evaluations", params={"dataset_key": "fresh-v1"}).json()
-    assert [e["id"] for e in board["data"]] == [evaluation_id]
-    assert board["data"][0]["delta_accuracy"] == pytest.approx(delta["accuracy"])
-    same = client.get(
-        "/api/tunix/evaluations/compare", params={"a": evaluation_id, "b": evaluation_id}
-    )
-    assert same.json()["counts"]["a_only"] == same.json()["counts"]["b_only"] == 0
-    log = client.get(f"/api/tunix/evaluations/{evaluation_id}/logs").text
-    assert f"evaluation {evaluation_id}: succeeded" in log
-    names = {a["name"] for a in client.get(f"/api/tunix/runs/{run_id}/artifacts").json()}
-    assert f"evaluations/{evaluation_id}/eval.log" in names
-
 
 def test_outputs_become_the_next_dataset_and_train_a_second_run(live: Live) -> None:
-    client, run_id = live.client, live.run_id
-    record = wait(client, f"/api/tunix/runs/{run_id}/evaluation", {"succeeded"}, timeout=300)
+    client, run_id = live.client, live.trained_id
+    record = client.get(f"/api/tunix/evaluations/{live.evaluation_id}").json()
+    assert record["status"] == "succeeded", record["error"]
     correct = round(record["trained"]["accuracy"] * FRESH)
     stored = client.post(f"/api/tunix/evaluations/{record['id']}/traces")
     assert stored.status_code == 201, stored.text

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from helpers.server import cli_env, run_cli
+from helpers.trained import record_run, trained_additions
 
 pytestmark = pytest.mark.slow
 
@@ -25,23 +26,28 @@ def tunix_rt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
     return run_cli(env, *args, text=True, timeout=900)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], str, str]:
-    """A run trained in the foreground whose manifest's evaluation ran right after it."""
-    folder = tmp_path_factory.mktemp("eval-cli")
-    env = cli_env(
+def module_env(folder: Path) -> dict[str, str]:
+    return cli_env(
         f"sqlite+aiosqlite:///{folder / 'db.sqlite'}",
         TUNIX_RT_RUNS_DIR=str(folder / "runs"),
         TUNIX_RT_DATA_DIR=str(folder / "data"),
         COLUMNS="200",
     )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], str, str]:
+    """A run trained in the foreground whose manifest's evaluation ran right after it (a few
+    steps: what is checked is that the evaluation runs and what it prints)."""
+    folder = tmp_path_factory.mktemp("eval-cli")
+    env = module_env(folder)
     for operation in ("add", "sub"):
         made = tunix_rt(
             env,
             "generate",
             "arithmetic",
             "--count",
-            "1000",
+            "100",
             "--digits",
             "2",
             "--operation",
@@ -49,13 +55,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], s
         )
         assert made.returncode == 0, made.stderr
     built = tunix_rt(
-        env, "datasets", "build", "arith", "v1", "--source", "arithmetic", "--limit", "2000"
+        env, "datasets", "build", "arith", "v1", "--source", "arithmetic", "--limit", "200"
     )
     assert built.returncode == 0, built.stderr
     manifest: dict[str, Any] = {
-        "model": {"model_id": "tunix-rt/tiny"},
+        "model": {"model_id": "tunix-rt/tiny", "width": 64},
         "dataset": {"key": "arith-v1", "path": "datasets/arith-v1/tunix_sft.jsonl"},
-        "training": {"max_steps": 600, "max_seq_length": 256},
+        "training": {"max_steps": 20, "max_seq_length": 256},
         "output": {"output_dir": "model"},
         "evaluation": {"evalset": EVAL_SET, "limit": 40, "base": True, "max_new_tokens": 200},
     }
@@ -64,6 +70,17 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], s
     assert result.returncode == 0, result.stderr[-3000:]
     run_id = result.stderr.split("run ")[1].split(":")[0]
     return env, run_id, result.stdout
+
+
+@pytest.fixture(scope="module")
+def answering(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], str]:
+    """A run trained well enough that its completions have the trained layout (so they can be
+    stored as traces): a copy of the session's trained model, recorded in a database."""
+    folder = tmp_path_factory.mktemp("eval-cli-trained")
+    env = module_env(folder)
+    (folder / "runs").mkdir()
+    run_id = record_run(env["TUNIX_RT_DATABASE_URL"], folder / "runs", trained_additions())
+    return env, run_id
 
 
 def test_train_evaluates_its_manifest_section_in_the_foreground(
@@ -85,10 +102,8 @@ def test_train_evaluates_its_manifest_section_in_the_foreground(
     assert rows[1].split("\t")[1:5] == [run_id, "succeeded", "tunix-rt/tiny", EVAL_SET]
 
 
-def test_gates_stored_traces_show_and_compare(
-    trained: tuple[dict[str, str], str, str], tmp_path: Path
-) -> None:
-    env, run_id, _ = trained
+def test_gates_stored_traces_show_and_compare(answering: tuple[dict[str, str], str]) -> None:
+    env, run_id = answering
     base_args = ["eval", run_id, "--evalset", EVAL_SET, "--limit", "20", "--json"]
     first = tunix_rt(env, *base_args, "--fail-under", "0.0", "--store-traces")
     assert first.returncode == 0, first.stderr[-3000:]

@@ -18,25 +18,11 @@ from typing import Any
 
 import pytest
 
-from tunix_rt.formats import encode_line, render
-from tunix_rt.generators.arithmetic import generate_arithmetic
+from helpers.trained import write_arithmetic_jsonl
 from tunix_rt.runs.manifest import RunManifest
 
 CHILD_ENV = "TUNIX_RT_TRAINING_CHILD"
 MARKER = "jax_subprocess"
-
-
-def write_arithmetic_jsonl(
-    path: Path, count: int, *, digits: int = 2, operation: str = "add", seed: int = 0
-) -> Path:
-    """`count` arithmetic traces rendered as `tunix_sft` JSON Lines."""
-    with path.open("wb") as out:
-        for index, trace in enumerate(
-            generate_arithmetic(count, seed, digits=digits, operation=operation)
-        ):
-            payload = trace.model_dump(mode="json")
-            out.write(encode_line(render("tunix_sft", f"arith-{index}", payload)))
-    return path
 
 
 @pytest.fixture(scope="session")

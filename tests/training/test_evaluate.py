@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from helpers.trained import ADDITIONS_MODEL, ADDITIONS_STEPS, trained_additions
 from tunix_rt.evals.schema import EvaluationOptions
 from tunix_rt.evals.scoring import scorecard
 from tunix_rt.evals.targets import EvalItem
@@ -15,29 +16,17 @@ from tunix_rt.formats.gemma import gemma_prompt
 from tunix_rt.generators.arithmetic import EVAL_NAMESPACE, arithmetic_trace, draw_problem
 from tunix_rt.generators.base import item_rng
 
-from .conftest import tiny_manifest, write_arithmetic_jsonl
-
 if TYPE_CHECKING:
     from tunix_rt.training.runner import TrainedModel
 
 pytestmark = pytest.mark.jax_subprocess
 
-STEPS = 600
-
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny model trained on two-digit additions for a fixed number of steps."""
-    from tunix_rt.training.runner import run_training
-
-    folder = tmp_path_factory.mktemp("evaluation")
-    data = write_arithmetic_jsonl(folder / "train.jsonl", 2000, digits=2, operation="add")
-    manifest = tiny_manifest(max_steps=STEPS, batch_size=8, max_seq_length=256)
-    manifest = manifest.model_copy(
-        update={"model": manifest.model.model_copy(update={"width": 128})}
-    )
-    run_training(manifest, dataset_jsonl=data, output_dir=folder / "run")
-    return folder / "run"
+def run_dir() -> Path:
+    """A tiny model trained on two-digit additions for a fixed number of steps (the session's
+    shared one: helpers.trained)."""
+    return trained_additions() / ADDITIONS_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -140,5 +129,5 @@ def test_a_relative_run_folder_loads(run_dir: Path, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.chdir(run_dir.parent)
     assert not Path(run_dir.name).is_absolute()
-    assert load_checkpoint(Path(run_dir.name)).step == STEPS
+    assert load_checkpoint(Path(run_dir.name)).step == ADDITIONS_STEPS
     assert os.getcwd() == str(run_dir.parent)
