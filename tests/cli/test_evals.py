@@ -257,3 +257,34 @@ def test_quickstart_mechanics(tmp_path: Path) -> None:
     assert len(runs) == 3 and all(
         "\tsucceeded\tquickstart-arithmetic-n100-s1\t" in r for r in runs[1:]
     )
+
+    # GRPO from the newest of them, evaluated against it: the evaluation's base is the SFT
+    # run's checkpoint, so it scores as the SFT run's own evaluation did.
+    sft_run = runs[1].split("\t")[0]
+    grpo = tunix_rt(env, "quickstart", "grpo", "--steps", "2")
+    assert grpo.returncode == 0, grpo.stderr[-3000:]
+    assert f"grpo from run {sft_run} on quickstart-arithmetic-n100-s1" in grpo.stderr
+    grpo_run = tunix_rt(env, "runs", "list").stdout.splitlines()[1].split("\t")[0]
+    shown = json.loads(tunix_rt(env, "runs", "show", grpo_run).stdout)
+    assert shown["status"] == "succeeded" and shown["result"]["steps"] == 2
+    assert shown["manifest"]["mode"] == "grpo"
+    assert shown["manifest"]["model"]["init_from_run"] == sft_run
+    records = [
+        json.loads(tunix_rt(env, "evals", "show", scorecard_id(out.stdout), "--json").stdout)
+        for out in (second, grpo)
+    ]
+    assert [r["run_id"] for r in records] == [sft_run, grpo_run]
+    scores = ("items", "accuracy", "format_rate", "mean_output_tokens", "groups")
+    assert {k: records[1]["base"][k] for k in scores} == {
+        k: records[0]["trained"][k] for k in scores
+    }
+    rollouts = tunix_rt(env, "runs", "rollouts", grpo_run)
+    assert rollouts.returncode == 0, rollouts.stderr
+    assert rollouts.stdout.startswith(f"run {grpo_run}: step 1 (steps with rollouts: 1)\n")
+
+
+def scorecard_id(stdout: str) -> str:
+    """The evaluation id a printed scorecard starts with."""
+    first = stdout.splitlines()[0]
+    assert first.startswith("evaluation "), stdout
+    return first.removeprefix("evaluation ")

@@ -5,15 +5,20 @@ generates, and the SFT checkpoint as its base."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
+from helpers.trained import (
+    ADDITIONS_MODEL,
+    ADDITIONS_STEPS,
+    trained_additions,
+    write_arithmetic_jsonl,
+)
 from tunix_rt.runs.manifest import RunManifest
-
-from .conftest import tiny_manifest, write_arithmetic_jsonl
 
 if TYPE_CHECKING:
     from tunix_rt.training.grpo import GrpoStepMetrics
@@ -21,7 +26,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.jax_subprocess
 
-SFT_STEPS = 600
 GRPO_STEPS = 4
 PROMPT = "<start_of_turn>user\nWhat is 12 + 34?<end_of_turn>\n<start_of_turn>model\n"
 
@@ -62,18 +66,10 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sft_dir(folder: Path) -> Path:
-    """A tiny model trained on two-digit additions (as the evaluation tests train it): it
-    formats its answers and gets some of them right."""
-    from tunix_rt.training.runner import run_training
-
-    data = write_arithmetic_jsonl(folder / "sft.jsonl", 2000, digits=2, operation="add")
-    manifest = tiny_manifest(max_steps=SFT_STEPS, batch_size=8, max_seq_length=256)
-    manifest = manifest.model_copy(
-        update={"model": manifest.model.model_copy(update={"width": 128})}
-    )
-    run_training(manifest, dataset_jsonl=data, output_dir=folder / "sft")
-    return folder / "sft"
+def sft_dir() -> Path:
+    """The session's tiny model trained on two-digit additions (helpers.trained): it formats
+    its answers and gets some of them right. GRPO only reads it."""
+    return trained_additions() / ADDITIONS_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +175,8 @@ def test_the_policy_moves_reloads_and_keeps_the_sft_run_as_its_base(
     distance = np.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(before, after, strict=True)))
     assert distance > 0.0
     assert json.loads((folder / "grpo" / "init_from.json").read_text()) == {
-        "output_dir": "../sft",
-        "step": SFT_STEPS,
+        "output_dir": os.path.relpath(sft_dir.resolve(), (folder / "grpo").resolve()),
+        "step": ADDITIONS_STEPS,
     }
     base = load_base_model(folder / "grpo")
     import jax

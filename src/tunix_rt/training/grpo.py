@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import threading
 import time
 from collections import deque
@@ -40,7 +39,7 @@ from tunix_rt.runs.manifest import GrpoSection, RewardSpec, RunManifest
 from tunix_rt.runs.paths import ROLLOUTS_FILE
 from tunix_rt.training import models
 from tunix_rt.training import runner as sft
-from tunix_rt.training.data import DatasetError, SftRecord
+from tunix_rt.training.data import DatasetError, SftRecord, total_steps
 from tunix_rt.training.policy import starting_policy
 
 
@@ -63,7 +62,7 @@ class RewardStats:
 @dataclasses.dataclass(frozen=True)
 class GrpoStepMetrics(sft.StepMetrics):
     """What one GRPO optimizer step reports, beyond the SFT fields (`tokens` counts the
-    prompt and completion tokens of the step's rollouts)."""
+    tokens the step's rollouts generated)."""
 
     kl: float | None = None  # mean KL to the reference (None when beta is 0)
     reward_mean: float = 0.0  # the weighted total reward, over the step's completions
@@ -460,7 +459,7 @@ def run_grpo(
     policy = starting_policy(manifest, records, output_dir, source_dir)
     prompts, dropped = fitting_prompts(prompts, policy.tokenizer, grpo.max_prompt_length)
     parameters = models.parameter_counts(policy.module)
-    steps = _total_steps(len(prompts), training.batch_size, training.num_epochs, training.max_steps)
+    steps = total_steps(len(prompts), training.batch_size, training.num_epochs, training.max_steps)
     # The KL term's reference: the starting policy (with LoRA, the base weights the adapters
     # share; without, a copy taken before the first step).
     reference = None
@@ -572,11 +571,6 @@ def run_grpo(
     )
     sft.write_result(output_dir, result)
     return result
-
-
-def _total_steps(count: int, batch_size: int, epochs: int, max_steps: int | None) -> int:
-    per_epoch = math.ceil(count / batch_size)
-    return max_steps if max_steps is not None else per_epoch * epochs
 
 
 __all__ = [
