@@ -301,7 +301,7 @@ def run_dpo(
         reference = policy.base if manifest.lora is not None else nnx.clone(policy.base)
 
     schedule = sft.learning_rate_schedule(training, steps)
-    checkpoint_dir = output_dir / sft.CHECKPOINTS_DIR
+    checkpoint_dir = sft.checkpoint_dir(output_dir, manifest)
     config = dpo_trainer.DPOTrainingConfig(
         algorithm=manifest.mode,
         beta=dpo.beta if dpo.beta is not None else 0.0,
@@ -337,29 +337,19 @@ def run_dpo(
         trainer.train(iter(batches))
         steps_done = trainer.train_steps
     train_seconds = time.perf_counter() - train_start
-    losses = hooks.losses
-    result = sft.TrainingResult(
-        status="stopped" if batches.stopped and steps_done < steps else "completed",
-        steps=steps_done,
-        max_steps=steps,
+    result = sft.loop_result(
+        output_dir,
+        manifest,
+        stopped=batches.stopped,
         time_limited=batches.time_limited,
-        first_loss=losses[0] if losses else None,
-        final_loss=losses[-1] if losses else None,
-        initial_eval_loss=None,
-        final_eval_loss=None,
-        losses=list(losses),
-        output_dir=output_dir,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_step=sft.latest_step(checkpoint_dir),
-        tokenizer_path=output_dir / sft.TOKENIZER_FILE,
-        manifest_path=output_dir / sft.RUN_MANIFEST,
-        train_examples=data.size,
-        eval_examples=0,
-        truncated_examples=data.truncated,
-        dropped_examples=data.dropped,
+        steps_done=steps_done,
+        max_steps=steps,
+        losses=hooks.losses,
+        examples=data.size,
+        truncated=data.truncated,
+        dropped=data.dropped,
         seq_len=data.seq_len,
-        parameters=parameters[0],
-        trained_parameters=parameters[1],
+        parameters=parameters,
         devices=int(policy.mesh.devices.size),
         tokens_per_second=hooks.steady_tokens_per_second(restored),
         setup_seconds=train_start - setup_start,

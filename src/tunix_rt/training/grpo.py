@@ -540,30 +540,19 @@ def run_grpo(
         learner.train(batches)
         steps_done = cluster.actor_trainer.train_steps
     train_seconds = time.perf_counter() - train_start
-    losses = hooks.losses
-    actor_dir = sft.checkpoint_dir(output_dir, manifest)
-    result = sft.TrainingResult(
-        status="stopped" if batches.stopped and steps_done < steps else "completed",
-        steps=steps_done,
-        max_steps=steps,
+    result = sft.loop_result(
+        output_dir,
+        manifest,
+        stopped=batches.stopped,
         time_limited=batches.time_limited,
-        first_loss=losses[0] if losses else None,
-        final_loss=losses[-1] if losses else None,
-        initial_eval_loss=None,
-        final_eval_loss=None,
-        losses=list(losses),
-        output_dir=output_dir,
-        checkpoint_dir=actor_dir,
-        checkpoint_step=sft.latest_step(actor_dir),
-        tokenizer_path=output_dir / sft.TOKENIZER_FILE,
-        manifest_path=output_dir / sft.RUN_MANIFEST,
-        train_examples=len(prompts),
-        eval_examples=0,
-        truncated_examples=0,
-        dropped_examples=dropped,
+        steps_done=steps_done,
+        max_steps=steps,
+        losses=hooks.losses,
+        examples=len(prompts),
+        truncated=0,
+        dropped=dropped,
         seq_len=grpo.max_prompt_length + grpo.max_tokens_to_generate,
-        parameters=parameters[0],
-        trained_parameters=parameters[1],
+        parameters=parameters,
         devices=int(policy.mesh.devices.size),
         tokens_per_second=hooks.steady_tokens_per_second(),
         setup_seconds=train_start - setup_start,

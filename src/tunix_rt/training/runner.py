@@ -575,6 +575,57 @@ def training_result(
     )
 
 
+def loop_result(
+    output_dir: Path,
+    manifest: RunManifest,
+    *,
+    stopped: bool,
+    time_limited: bool,
+    steps_done: int,
+    max_steps: int,
+    losses: list[float],
+    examples: int,
+    truncated: int,
+    dropped: int,
+    seq_len: int,
+    parameters: tuple[int, int],
+    devices: int,
+    tokens_per_second: float | None,
+    setup_seconds: float,
+    train_seconds: float,
+) -> TrainingResult:
+    """How a run without an eval split ended (GRPO, DPO): the status, losses, checkpoint and
+    paths derived from what its loop saw."""
+    checkpoints = checkpoint_dir(output_dir, manifest)
+    return TrainingResult(
+        status="stopped" if stopped and steps_done < max_steps else "completed",
+        steps=steps_done,
+        max_steps=max_steps,
+        time_limited=time_limited,
+        first_loss=losses[0] if losses else None,
+        final_loss=losses[-1] if losses else None,
+        initial_eval_loss=None,
+        final_eval_loss=None,
+        losses=list(losses),
+        output_dir=output_dir,
+        checkpoint_dir=checkpoints,
+        checkpoint_step=latest_step(checkpoints),
+        tokenizer_path=output_dir / TOKENIZER_FILE,
+        manifest_path=output_dir / RUN_MANIFEST,
+        train_examples=examples,
+        eval_examples=0,
+        truncated_examples=truncated,
+        dropped_examples=dropped,
+        seq_len=seq_len,
+        parameters=parameters[0],
+        trained_parameters=parameters[1],
+        devices=devices,
+        tokens_per_second=tokens_per_second,
+        setup_seconds=setup_seconds,
+        train_seconds=train_seconds,
+    )
+
+
 def write_result(output_dir: Path, result: TrainingResult) -> None:
     """`result.json` (process 0 only)."""
     if jax.process_index() == 0:
@@ -713,6 +764,7 @@ __all__ = [
     "eval_batches",
     "load_base_model",
     "load_checkpoint",
+    "loop_result",
     "prepare_data",
     "run_training",
     "sft_trainer",
