@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,8 @@ SEQ_LEN_MULTIPLE = 16
 #: example's bucket (a multiple of this many tokens), so a step computes on little padding, and
 #: a run compiles one step per bucket (a few) instead of one.
 BUCKET_TOKENS = 32
+
+_Record = TypeVar("_Record")
 
 
 class DatasetError(InvalidInputError):
@@ -82,11 +84,11 @@ class PreparedData:
         return PreparedData(self.tokens[start:stop], self.mask[start:stop], self.seq_len, 0, 0)
 
 
-def read_records(path: Path) -> list[SftRecord]:
-    """Every line of a `tunix_sft` JSONL file (only `prompt` and `completion` are read)."""
+def json_rows(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, parsed JSON) of every non-blank line of a dataset file, for the readers
+    of each format to check; a missing file or a line that is not JSON is a `DatasetError`."""
     if not path.is_file():
         raise DatasetError(f"dataset file {path} does not exist", loc=("dataset", "path"))
-    records: list[SftRecord] = []
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
@@ -95,17 +97,31 @@ def read_records(path: Path) -> list[SftRecord]:
                 row = json.loads(raw)
             except ValueError as exc:
                 raise DatasetError(f"{path}:{number}: not JSON: {exc}") from None
-            prompt = row.get("prompt") if isinstance(row, dict) else None
-            completion = row.get("completion") if isinstance(row, dict) else None
-            if not isinstance(prompt, str) or not isinstance(completion, str) or not completion:
-                raise DatasetError(
-                    f"{path}:{number}: a tunix_sft record needs string fields "
-                    "'prompt' and 'completion' (non-empty)"
-                )
-            records.append(SftRecord(prompt, completion))
+            yield number, row
+
+
+def some_records(records: list[_Record], path: Path) -> list[_Record]:
+    """`records`, refused when the file held none."""
     if not records:
         raise DatasetError(f"dataset file {path} has no records", loc=("dataset", "path"))
     return records
+
+
+def read_records(path: Path) -> list[SftRecord]:
+    """Every line of a `tunix_sft` JSONL file (only `prompt` and `completion` are read)."""
+    records = [sft_record(row, f"{path}:{number}") for number, row in json_rows(path)]
+    return some_records(records, path)
+
+
+def sft_record(row: object, where: str) -> SftRecord:
+    """The `prompt` and `completion` of one parsed `tunix_sft` line (`where`: its file:line)."""
+    prompt = row.get("prompt") if isinstance(row, dict) else None
+    completion = row.get("completion") if isinstance(row, dict) else None
+    if not isinstance(prompt, str) or not isinstance(completion, str) or not completion:
+        raise DatasetError(
+            f"{where}: a tunix_sft record needs string fields 'prompt' and 'completion' (non-empty)"
+        )
+    return SftRecord(prompt, completion)
 
 
 def encode_record(

@@ -20,7 +20,6 @@ from another one.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -91,36 +90,25 @@ def _number(value: float | None, spec: str = ".4f") -> str:
 def read_pairs(path: Path) -> list[PreferencePair]:
     """Every record of a `preference` JSONL file (`prompt`, `chosen`, `rejected`: strings, the
     responses non-empty)."""
-    if not path.is_file():
-        raise DatasetError(f"dataset file {path} does not exist", loc=("dataset", "path"))
     pairs: list[PreferencePair] = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except ValueError as exc:
-                raise DatasetError(f"{path}:{number}: not JSON: {exc}") from None
-            texts = [row.get(name) if isinstance(row, dict) else None for name in _TEXT_FIELDS]
-            prompt, chosen, rejected = texts
-            if not (
-                isinstance(prompt, str)
-                and isinstance(chosen, str)
-                and isinstance(rejected, str)
-                and chosen
-                and rejected
-            ):
-                raise DatasetError(
-                    f"{path}:{number}: a preference record needs string fields 'prompt', "
-                    "'chosen' and 'rejected' (the responses non-empty)"
-                )
-            metadata = row.get("metadata") or {}
-            trace_id = str(metadata.get("trace_id") or f"line {number}")
-            pairs.append(PreferencePair(trace_id, prompt, chosen, rejected))
-    if not pairs:
-        raise DatasetError(f"dataset file {path} has no records", loc=("dataset", "path"))
-    return pairs
+    for number, row in data_lib.json_rows(path):
+        fields = row if isinstance(row, dict) else {}
+        prompt, chosen, rejected = (fields.get(name) for name in _TEXT_FIELDS)
+        if not (
+            isinstance(prompt, str)
+            and isinstance(chosen, str)
+            and isinstance(rejected, str)
+            and chosen
+            and rejected
+        ):
+            raise DatasetError(
+                f"{path}:{number}: a preference record needs string fields 'prompt', "
+                "'chosen' and 'rejected' (the responses non-empty)"
+            )
+        metadata = fields.get("metadata") or {}
+        trace_id = str(metadata.get("trace_id") or f"line {number}")
+        pairs.append(PreferencePair(trace_id, prompt, chosen, rejected))
+    return data_lib.some_records(pairs, path)
 
 
 _TEXT_FIELDS = ("prompt", "chosen", "rejected")

@@ -37,6 +37,7 @@ from tunix_rt.evals.rewards import REWARDS, RewardInput
 from tunix_rt.formats.gemma import END_OF_TURN
 from tunix_rt.runs.manifest import GrpoSection, RewardSpec, RunManifest
 from tunix_rt.runs.paths import ROLLOUTS_FILE
+from tunix_rt.training import data as data_lib
 from tunix_rt.training import models
 from tunix_rt.training import runner as sft
 from tunix_rt.training.data import DatasetError, SftRecord, total_steps
@@ -86,28 +87,22 @@ class GrpoStepMetrics(sft.StepMetrics):
 def read_prompts(path: Path) -> list[Prompt]:
     """The `tunix_sft` records of `path` as prompts; each needs `metadata.meta_json`'s
     `expected_answer` (the trace's `meta.expected_answer`)."""
-    if not path.is_file():
-        raise DatasetError(f"dataset file {path} does not exist", loc=("dataset", "path"))
     prompts: list[Prompt] = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            row = json.loads(raw)
-            metadata = row.get("metadata") or {}
-            meta = json.loads(metadata.get("meta_json") or "{}")
-            expected = expected_answer_of(meta)
-            trace_id = str(metadata.get("trace_id") or row.get("id") or f"line {number}")
-            if expected is None:
-                raise DatasetError(
-                    f"trace {trace_id} has no meta.expected_answer: GRPO rewards need the "
-                    "expected answer of every prompt",
-                    loc=("dataset", "key"),
-                )
-            prompts.append(Prompt(trace_id, row["prompt"], row["completion"], expected))
-    if not prompts:
-        raise DatasetError(f"dataset file {path} has no records", loc=("dataset", "path"))
-    return prompts
+    for number, row in data_lib.json_rows(path):
+        record = data_lib.sft_record(row, f"{path}:{number}")
+        fields = row if isinstance(row, dict) else {}
+        metadata = fields.get("metadata") or {}
+        meta = json.loads(metadata.get("meta_json") or "{}")
+        expected = expected_answer_of(meta)
+        trace_id = str(metadata.get("trace_id") or fields.get("id") or f"line {number}")
+        if expected is None:
+            raise DatasetError(
+                f"trace {trace_id} has no meta.expected_answer: GRPO rewards need the "
+                "expected answer of every prompt",
+                loc=("dataset", "key"),
+            )
+        prompts.append(Prompt(trace_id, record.prompt, record.completion, expected))
+    return data_lib.some_records(prompts, path)
 
 
 class RewardBook:
