@@ -255,7 +255,7 @@ def test_quickstart_mechanics(tmp_path: Path) -> None:
     assert "traces: 0 added" in second.stderr and "dataset quickstart" not in second.stderr
     runs = tunix_rt(env, "runs", "list").stdout.splitlines()
     assert len(runs) == 3 and all(
-        "\tsucceeded\tquickstart-arithmetic-n100-s1\t" in r for r in runs[1:]
+        "\tsucceeded\tsft\tquickstart-arithmetic-n100-s1\t" in r for r in runs[1:]
     )
 
     # GRPO from the newest of them, evaluated against it: the evaluation's base is the SFT
@@ -264,7 +264,9 @@ def test_quickstart_mechanics(tmp_path: Path) -> None:
     grpo = tunix_rt(env, "quickstart", "grpo", "--steps", "2")
     assert grpo.returncode == 0, grpo.stderr[-3000:]
     assert f"grpo from run {sft_run} on quickstart-arithmetic-n100-s1" in grpo.stderr
-    grpo_run = tunix_rt(env, "runs", "list").stdout.splitlines()[1].split("\t")[0]
+    grpo_row = tunix_rt(env, "runs", "list").stdout.splitlines()[1].split("\t")
+    grpo_run = grpo_row[0]
+    assert grpo_row[1:4] == ["succeeded", "grpo", "quickstart-arithmetic-n100-s1"]
     shown = json.loads(tunix_rt(env, "runs", "show", grpo_run).stdout)
     assert shown["status"] == "succeeded" and shown["result"]["steps"] == 2
     assert shown["manifest"]["mode"] == "grpo"

@@ -49,8 +49,8 @@ def test_train_in_the_foreground(sqlite_url: str, tmp_path: Path) -> None:
     assert f"run {run_id} succeeded" in stderr
 
     listed = tunix_rt(env, "runs", "list").stdout.decode().splitlines()
-    assert listed[0] == "id\tstatus\tdataset\tcreated_at"
-    assert listed[1].startswith(f"{run_id}\tsucceeded\tarith-v1\t")
+    assert listed[0] == "id\tstatus\tmode\tdataset\tcreated_at"
+    assert listed[1].startswith(f"{run_id}\tsucceeded\tsft\tarith-v1\t")
     shown = json.loads(tunix_rt(env, "runs", "show", run_id).stdout)
     assert shown["status"] == "succeeded"
     assert shown["result"]["steps"] == 12

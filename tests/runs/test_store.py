@@ -17,8 +17,9 @@ from tunix_rt.runs import service, store
 from tunix_rt.runs.schema import MetricPoint, RunOverview
 
 
-def manifest(key: str, model_id: str = "tunix-rt/tiny") -> dict[str, Any]:
+def manifest(key: str, model_id: str = "tunix-rt/tiny", **mode: str) -> dict[str, Any]:
     return {
+        **mode,
         "model": {"model_id": model_id},
         "dataset": {"key": key, "path": f"datasets/{key}/tunix_sft.jsonl"},
         "output": {"output_dir": "model"},
@@ -102,7 +103,10 @@ async def test_the_overview_of_many_runs_pages_and_filters(engine: AsyncEngine) 
                     "status": statuses[i % len(statuses)],
                     "created_at": start + timedelta(seconds=i),
                     "dataset_key": f"d{i % 7}-v1",
-                    "manifest": manifest(f"d{i % 7}-v1", f"model-{i % 3}"),
+                    # An SFT manifest leaves `mode` out; every fourth run is a GRPO run.
+                    "manifest": manifest(
+                        f"d{i % 7}-v1", f"model-{i % 3}", **({"mode": "grpo"} if i % 4 else {})
+                    ),
                     "cancel_requested": False,
                 }
                 for i, run_id in enumerate(ids)
@@ -132,6 +136,7 @@ async def test_the_overview_of_many_runs_pages_and_filters(engine: AsyncEngine) 
         10.0 / steps + newest,
     )
     assert len(items) == 20
+    assert [run.mode for run in items] == ["grpo" if (newest - n) % 4 else "sft" for n in range(20)]
     failed = await overview(status="failed")
     assert len(failed) == 20 and {run.status for run in failed} == {"failed"}
     of_d3 = await overview(dataset_key="d3-v1")

@@ -95,8 +95,10 @@ def list_(
     items, _ = run_read(
         lambda conn: store.list_runs(conn, status=status, dataset_key=dataset, limit=limit)
     )
-    lines = ["id\tstatus\tdataset\tcreated_at"]
-    lines += [f"{r.id}\t{r.status}\t{r.dataset_key}\t{r.created_at.isoformat()}" for r in items]
+    lines = ["id\tstatus\tmode\tdataset\tcreated_at"]
+    lines += [
+        f"{r.id}\t{r.status}\t{r.mode}\t{r.dataset_key}\t{r.created_at.isoformat()}" for r in items
+    ]
     sys.stdout.write("\n".join(lines) + "\n")
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tunix_rt.datasets.schema import KEY_PATTERN
-from tunix_rt.runs.manifest import Hyperparameters
+from tunix_rt.runs.manifest import Hyperparameters, RunMode
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -54,8 +54,9 @@ class RunSummary(BaseModel):
 
 
 class RunOverview(RunSummary):
-    """A row of the runs table: the summary, the model, and the last recorded step."""
+    """A row of the runs table: the summary, the mode and model, and the last recorded step."""
 
+    mode: RunMode
     model_id: str | None
     last_step: int | None
     last_loss: float | None

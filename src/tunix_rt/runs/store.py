@@ -110,9 +110,9 @@ async def list_runs(
     limit: int = 20,
     offset: int = 0,
 ) -> tuple[list[RunOverview], bool]:
-    """A page of runs, newest first, each with its model id (from its manifest) and its last
-    step and loss, in one statement: the page is chosen first, then only its rows look up their
-    manifest and their last metric (by the metrics' primary key)."""
+    """A page of runs, newest first, each with its mode and model id (from its manifest) and its
+    last step and loss, in one statement: the page is chosen first, then only its rows look up
+    their manifest and their last metric (by the metrics' primary key)."""
     chosen = _runs_page(status, dataset_key, limit, offset).subquery()
     latest = M.alias("latest")
     last_step = (
@@ -121,6 +121,7 @@ async def list_runs(
     stmt = (
         select(
             chosen,
+            func.coalesce(R.c.manifest["mode"].as_string(), "sft").label("mode"),
             R.c.manifest[("model", "model_id")].as_string().label("model_id"),
             M.c.step.label("last_step"),
             M.c.loss.label("last_loss"),
