@@ -42,8 +42,9 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def manifest(key: str, model_id: str = "tunix-rt/tiny") -> dict[str, Any]:
+def manifest(key: str, model_id: str = "tunix-rt/tiny", mode: str = "sft") -> dict[str, Any]:
     return {
+        **({} if mode == "sft" else {"mode": mode}),
         "model": {"model_id": model_id},
         "dataset": {"key": key, "path": f"datasets/{key}/tunix_sft.jsonl"},
         "training": {"max_steps": 30, "learning_rate": 0.003},
@@ -79,13 +80,22 @@ async def record(database_url: str, runs_dir: Path) -> Recorded:
     engine = create_engine(database_url)
     try:
         ids = []
-        for key, model_id, status, created, started, seconds, error in (
-            ("arith-v1", "tunix-rt/tiny", "succeeded", 0, 60, 75.0, None),
-            ("arith-v1", "google/gemma-2b-it", "failed", 3600, 3660, 42.5, "MemoryError: boom"),
-            ("other-v1", "tunix-rt/tiny", "cancelled", 7200, None, None, "cancelled"),
+        for key, model_id, mode, status, created, started, seconds, error in (
+            ("arith-v1", "tunix-rt/tiny", "sft", "succeeded", 0, 60, 75.0, None),
+            (
+                "arith-v1",
+                "google/gemma-2b-it",
+                "dpo",
+                "failed",
+                3600,
+                3660,
+                42.5,
+                "MemoryError: boom",
+            ),
+            ("other-v1", "tunix-rt/tiny", "sft", "cancelled", 7200, None, None, "cancelled"),
         ):
             run_id = await store.create_run(
-                engine, dataset_key=key, manifest=manifest(key, model_id)
+                engine, dataset_key=key, manifest=manifest(key, model_id, mode)
             )
             at = START + timedelta(seconds=created)
             begun = None if started is None else START + timedelta(seconds=started)
@@ -106,7 +116,16 @@ async def record(database_url: str, runs_dir: Path) -> Recorded:
             ids.append(run_id)
         succeeded, failed, cancelled = ids
         await store.add_metrics(engine, succeeded, [point(step) for step in range(1, 31)])
-        await store.add_metrics(engine, failed, [point(step) for step in range(1, 6)])
+        await store.add_metrics(
+            engine,
+            failed,  # a DPO run: its steps record the chosen-minus-rejected reward margin
+            [
+                point(step).model_copy(
+                    update={"reward_margin": 0.1 * step, "reward_accuracy": 0.2 * step}
+                )
+                for step in range(1, 6)
+            ],
+        )
         evaluation = await evals_store.create_evaluation(
             engine,
             run_id=succeeded,
@@ -163,6 +182,7 @@ def test_the_runs_table_shows_each_run_and_filters_and_pages(
     assert cells(page, 0) == [
         str(recorded.cancelled)[:8],
         "cancelled",
+        "sft",
         "other-v1",
         "tunix-rt/tiny",
         "\u2013",
@@ -173,6 +193,7 @@ def test_the_runs_table_shows_each_run_and_filters_and_pages(
     assert cells(page, 1) == [
         str(recorded.failed)[:8],
         "failed",
+        "dpo",
         "arith-v1",
         "google/gemma-2b-it",
         "5",
@@ -183,6 +204,7 @@ def test_the_runs_table_shows_each_run_and_filters_and_pages(
     assert cells(page, 2) == [
         str(recorded.succeeded)[:8],
         "succeeded",
+        "sft",
         "arith-v1",
         "tunix-rt/tiny",
         "30",
@@ -285,7 +307,19 @@ def test_a_run_page_shows_its_facts_curves_log_files_and_evaluations(
     expect(row.get_by_role("link")).to_have_attribute("href", f"/evaluations/{recorded.evaluation}")
     check_page(page, "run")
 
+    expect(page.get_by_test_id("run:preference-charts")).to_have_count(0)
+
     page.goto(f"/runs/{recorded.failed}")
+    expect(page.get_by_test_id("run:mode")).to_have_text("dpo")
+    for testid, series, last in (
+        ("run:margin-chart", "reward margin", "reward margin: 0.5 at 5"),
+        ("run:ranked-chart", "ranked right", "ranked right: 100 at 5"),
+    ):
+        chart = page.get_by_test_id(testid)
+        expect(chart.locator(f'polyline[data-series="{series}"]')).to_have_attribute(
+            "data-points", "5"
+        )
+        expect(chart.locator("circle title").last).to_have_text(last)
     expect(page.get_by_test_id("run:status")).to_have_text("failed")
     expect(page.get_by_test_id("run:error")).to_have_text("MemoryError: boom")
     expect(page.get_by_test_id("run:log")).to_have_text("The run wrote no log.")

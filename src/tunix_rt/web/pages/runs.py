@@ -21,7 +21,7 @@ from tunix_rt.datasets.store import list_datasets
 from tunix_rt.evals import store as evals_store
 from tunix_rt.runs import jobs, logs, store
 from tunix_rt.runs import service as runs_service
-from tunix_rt.runs.manifest import RunManifest
+from tunix_rt.runs.manifest import PREFERENCE_MODES, RunManifest
 from tunix_rt.runs.schema import FINISHED, Rollout, RolloutSample, RunCurves, RunRecord, RunStatus
 from tunix_rt.web.charts import Series, line_chart
 from tunix_rt.web.forms import read_form
@@ -132,6 +132,24 @@ async def runs_page(
     )
 
 
+def preference_charts(curves: RunCurves) -> dict[str, Markup | None]:
+    """The reward-margin and ranked-right charts of a DPO or ORPO run."""
+    return {
+        "margin_chart": _by_step(
+            "run:margin-chart",
+            "Chosen minus rejected reward by step",
+            "margin",
+            Series("reward margin", curves.reward_margin),
+        ),
+        "ranked_chart": _by_step(
+            "run:ranked-chart",
+            "Share of pairs whose chosen response scores higher, by step",
+            "%",
+            Series("ranked right", [(x, y * 100) for x, y in curves.reward_accuracy]),
+        ),
+    }
+
+
 @router.get("/runs/{run_id}")
 async def run_page(
     request: Request,
@@ -145,6 +163,7 @@ async def run_page(
     run = await store.get_run(conn, run_id)
     curves = await runs_service.run_curves(conn, run_id)
     grpo = run.manifest.get("mode") == "grpo"
+    preference = run.manifest.get("mode") in PREFERENCE_MODES
     sample: RolloutSample | None = None
     if grpo or step is not None:
         sample = await runs_service.run_rollouts(conn, settings.runs_dir, run_id, step)
@@ -178,6 +197,8 @@ async def run_page(
         grpo=grpo,
         rewards=reward_weights(run) if grpo else [],
         **(grpo_charts(curves) if grpo else {}),
+        preference=preference,
+        **(preference_charts(curves) if preference else {}),
         sample=sample,
         groups=rollout_groups(sample.data) if sample else [],
         log_tail=await asyncio.to_thread(logs.tail, log_path, LOG_LINES),
