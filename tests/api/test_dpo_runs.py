@@ -121,7 +121,7 @@ def test_a_dpo_run_trains_from_an_sft_run_and_records_its_rewards(
         "format": "preference",
         "path": "datasets/arith-v1/preference.jsonl",
     }
-    assert manifest["training"]["learning_rate"] == 3e-4
+    assert manifest["training"]["learning_rate"] == 3e-5
     run_id = accepted.json()["run_id"]
     run = wait_for(client, run_id)
     assert run["status"] == "succeeded", client.get(f"/api/tunix/runs/{run_id}/logs").text

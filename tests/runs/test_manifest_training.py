@@ -197,7 +197,7 @@ def test_a_dpo_manifest_gets_the_preference_export_and_its_defaults() -> None:
         "  format: preference\n"
         "  path: datasets/pairs-v1/preference.jsonl\n"
         "training:\n"
-        "  learning_rate: 0.0003\n"
+        "  learning_rate: 3.0e-05\n"
         "  num_epochs: 1\n"
         "  batch_size: 8\n"
         "  max_seq_length: 2048\n"
