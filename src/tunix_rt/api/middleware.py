@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import html
+import re
 from collections.abc import Callable
 
 import orjson
@@ -98,8 +99,26 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
 
+#: The one API path that needs no token; only this exact path reaches the health check.
+HEALTH_PATH = "/api/health"
+
+
+def is_api_path(path: str) -> bool:
+    """Whether `path` is under `/api`, read loosely (any case, repeated slashes merged): a
+    path that only looks different from `/api/...` is guarded like it."""
+    folded = re.sub("/+", "/", path).lower()
+    return folded == "/api" or folded.startswith("/api/")
+
+
+def bearer_matches(scope: Scope, expected: bytes) -> bool:
+    """Whether the request's Authorization header is `expected`, compared in constant time."""
+    given = dict(scope["headers"]).get(b"authorization", b"")
+    return hmac.compare_digest(given, expected)
+
+
 class BearerToken:
-    """When a token is configured, every /api/ path except /api/health needs it."""
+    """When a token is configured, every API path (`is_api_path`) except exactly
+    `/api/health` needs it; a missing and a wrong token get the same 401."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -107,11 +126,10 @@ class BearerToken:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith("/api/") and path != "/api/health":
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                await _refuse(
-                    send, 401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
-                )
-                return
+        guarded = scope["type"] == "http" and path != HEALTH_PATH and is_api_path(path)
+        if guarded and not bearer_matches(scope, self.expected):
+            await _refuse(
+                send, 401, "missing or wrong bearer token", [(b"www-authenticate", b"Bearer")]
+            )
+            return
         await self.app(scope, receive, send)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tunix_rt.cli.common import domain_errors, err, fail, run, run_read
-from tunix_rt.datasets.schema import DEFAULT_LIMIT
+from tunix_rt.datasets.schema import DEFAULT_LIMIT, NAME_RULE
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,8 +40,8 @@ def _evaluation_id(text: str) -> uuid.UUID:
 
 @datasets_app.command("build")
 def build(
-    name: Annotated[str, typer.Argument(help="Letters, digits and ._-")],
-    version: Annotated[str, typer.Argument(help="Letters, digits and ._-")],
+    name: Annotated[str, typer.Argument(help=NAME_RULE)],
+    version: Annotated[str, typer.Argument(help=NAME_RULE)],
     source: Annotated[str | None, typer.Option(help="meta.source equals")] = None,
     meta: Annotated[list[str], typer.Option(help="meta.KEY equals VALUE (repeatable)")] = [],  # noqa: B006
     prompt_contains: Annotated[str | None, typer.Option(help="prompt contains")] = None,

@@ -51,13 +51,14 @@ async def build_dataset(
 
     The manifest file is written just before the commit and removed if the commit fails.
     """
+    path = manifest_path(data_dir, request.key)  # a key that is no folder name: 422, untouched
     try:
-        return await _build(engine, request, manifest_path(data_dir, request.key))
+        return await _build(engine, request, path)
     except BaseException:
         async with engine.connect() as conn:
             built = await dataset_exists(conn, request.key)
         if not built:
-            manifest_path(data_dir, request.key).unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
         raise
 
 

@@ -19,7 +19,9 @@ from tunix_rt.clock import UserTime
 from tunix_rt.traces.scoring import Criteria
 
 MANIFEST_SCHEMA_VERSION = "1.0"
-NAME_PATTERN = r"^[A-Za-z0-9._-]{1,128}$"
+#: A dataset name or version: letters, digits and `._-`, not starting with a dot.
+NAME_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$"
+NAME_RULE = "Letters, digits and `._-`, not starting with a dot."
 KEY_PATTERN = r"^[A-Za-z0-9._-]{1,257}$"
 META_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -107,8 +109,8 @@ class DatasetBuildRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dataset_name: str = Field(pattern=NAME_PATTERN, description="Letters, digits and `._-`.")
-    dataset_version: str = Field(pattern=NAME_PATTERN, description="Letters, digits and `._-`.")
+    dataset_name: str = Field(pattern=NAME_PATTERN, description=NAME_RULE)
+    dataset_version: str = Field(pattern=NAME_PATTERN, description=NAME_RULE)
     filters: DatasetFilters = Field(default_factory=DatasetFilters)
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=10_000_000)
     selection_strategy: Literal["latest", "random"] = "latest"

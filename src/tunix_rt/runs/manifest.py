@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import PurePosixPath
 from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tunix_rt import pathnames
 from tunix_rt.datasets.schema import KEY_PATTERN
 from tunix_rt.evals.rewards import REWARDS
 from tunix_rt.evals.schema import EvaluationOptions
@@ -75,7 +75,7 @@ class ModelSection(ManifestModel):
     @field_validator("path")
     @classmethod
     def _absolute(cls, path: str | None) -> str | None:
-        return None if path is None else absolute_path(path, "model.path")
+        return None if path is None else pathnames.absolute(path, "model.path")
 
     @model_validator(mode="after")
     def _path_matches_source(self) -> ModelSection:
@@ -124,7 +124,7 @@ class TokenizerSection(ManifestModel):
     @field_validator("path")
     @classmethod
     def _absolute(cls, path: str | None) -> str | None:
-        return None if path is None else absolute_path(path, "tokenizer.path")
+        return None if path is None else pathnames.absolute(path, "tokenizer.path")
 
 
 DEFAULT_LORA_MODULES = (
@@ -208,7 +208,7 @@ class DatasetSection(ManifestModel):
     @field_validator("path")
     @classmethod
     def _relative(cls, path: str) -> str:
-        return relative_path(path, "dataset.path")
+        return pathnames.relative(path, "dataset.path")
 
 
 LrSchedule = Literal["constant", "warmup_cosine"]
@@ -388,7 +388,7 @@ class OutputSection(ManifestModel):
     @field_validator("output_dir")
     @classmethod
     def _inside_runs_dir(cls, path: str) -> str:
-        return relative_path(path, "output.output_dir")
+        return pathnames.relative(path, "output.output_dir")
 
 
 class RunManifest(ManifestModel):
@@ -538,23 +538,6 @@ def _compact(model: ManifestModel) -> dict[str, Any]:
     return out
 
 
-def absolute_path(path: str, field: str) -> str:
-    """A local filesystem path (a checkpoint, a tokenizer): absolute, no NUL."""
-    if not path.startswith("/") or "\x00" in path:
-        raise ValueError(f"{field} must be an absolute path")
-    return path
-
-
-def relative_path(path: str, field: str) -> str:
-    """A normalised relative POSIX path that cannot climb out of its root."""
-    pure = PurePosixPath(path)
-    if not path or pure.is_absolute() or "\\" in path:
-        raise ValueError(f"{field} must be a relative path")
-    if any(part in ("..", "") for part in pure.parts) or str(pure) == ".":
-        raise ValueError(f"{field} must stay inside its folder (no '..')")
-    return str(pure)
-
-
 def dataset_export_path(key: str, fmt: str = "tunix_sft") -> str:
     """Where the runner writes dataset `key`'s export, relative to TUNIX_RT_DATA_DIR."""
     return f"datasets/{key}/{fmt}.jsonl"
@@ -600,7 +583,7 @@ class ManifestRequest(Hyperparameters):
     @field_validator("output_dir")
     @classmethod
     def _inside_runs_dir(cls, path: str) -> str:
-        return relative_path(path, "output_dir")
+        return pathnames.relative(path, "output_dir")
 
     def manifest(self) -> RunManifest:
         return RunManifest(

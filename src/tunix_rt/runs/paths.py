@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tunix_rt import pathnames
 from tunix_rt.errors import NotFoundError
 from tunix_rt.runs.schema import ArtifactInfo
 
@@ -40,9 +41,10 @@ def job_log(runs_dir: Path, job: Job) -> Path:
 
 
 def output_dir(runs_dir: Path, run_id: uuid.UUID, manifest_output_dir: str) -> Path:
-    """The model output folder: the manifest's relative `output.output_dir` inside the run dir."""
+    """The model output folder: the manifest's relative `output.output_dir` inside the run dir
+    (ValueError for one that is not a plain relative path, or leaves it through a symlink)."""
     root = run_dir(runs_dir, run_id)
-    path = (root / manifest_output_dir).resolve()
+    path = (root / pathnames.relative(manifest_output_dir, "output.output_dir")).resolve()
     if root not in path.parents:
         raise ValueError(f"output.output_dir {manifest_output_dir!r} leaves the run's folder")
     return path
@@ -60,9 +62,16 @@ def list_artifacts(runs_dir: Path, run_id: uuid.UUID) -> list[ArtifactInfo]:
 
 
 def artifact_path(runs_dir: Path, run_id: uuid.UUID, name: str) -> Path:
-    """The file `name` (relative to the run's folder); NotFoundError for anything outside it."""
-    root = run_dir(runs_dir, run_id)
-    candidate = (root / name).resolve()
-    if root not in candidate.parents or not candidate.is_file() or candidate.is_symlink():
-        raise NotFoundError(f"run {run_id} has no artifact {name!r}")
+    """The file `name` (relative to the run's folder), as `list_artifacts` lists it: a regular
+    file reached without following a symlink. NotFoundError for anything else: a name that is
+    not a plain relative path (`pathnames.relative`), or that leaves the folder, or a symlink
+    on the way (even one that points back inside)."""
+    missing = NotFoundError(f"run {run_id} has no artifact {name!r}")
+    try:
+        plain = pathnames.relative(name, "artifact name")
+    except ValueError:
+        raise missing from None
+    candidate = run_dir(runs_dir, run_id) / plain
+    if candidate.resolve() != candidate or not candidate.is_file():
+        raise missing
     return candidate

@@ -3,9 +3,10 @@
 Every browser gets a random CSRF token in an HttpOnly cookie; each form carries it back in a
 hidden field, and `forms.read_form` refuses a post whose field does not match (a page of
 another site can make a browser post here, but cannot read the token). With
-`TUNIX_RT_API_TOKEN` set, the pages need the session cookie that `/login` sets after checking
-the token; without it they redirect to the login form. The API keeps its bearer token
-(`api.middleware.BearerToken`); `/static` and the login form are open.
+`TUNIX_RT_API_TOKEN` set, every page (the interactive API docs and `/openapi.json` too) needs
+the session cookie that `/login` sets after checking the token, or the API's
+`Authorization: Bearer` header; without either it redirects to the login form. The API keeps
+its bearer token (`api.middleware.BearerToken`); `/static` and the login form are open.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tunix_rt.api.middleware import bearer_matches
+
 CSRF_COOKIE = "tunix_rt_csrf"
 SESSION_COOKIE = "tunix_rt_session"
-OPEN_PREFIXES = ("/api/", "/static/", "/docs", "/redoc", "/openapi.json")
+#: Paths this guard leaves alone: the API (`BearerToken` guards it) and the static files.
+OPEN_PREFIXES = ("/api/", "/static/")
 LOGIN_PATH = "/login"
 
 
@@ -55,6 +59,7 @@ class WebGuard:
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
         self.session = session_value(token) if token else None
+        self.bearer = f"Bearer {token}".encode() if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -68,8 +73,10 @@ class WebGuard:
             csrf = secrets.token_urlsafe(32)
         scope.setdefault("state", {})["csrf_token"] = csrf
         extra_headers = [(b"set-cookie", cookie_header(CSRF_COOKIE, csrf))] if new_cookie else []
-        logged_in = self.session is None or hmac.compare_digest(
-            cookies.get(SESSION_COOKIE, "").encode(), self.session.encode()
+        logged_in = (
+            self.session is None
+            or hmac.compare_digest(cookies.get(SESSION_COOKIE, "").encode(), self.session.encode())
+            or (self.bearer is not None and bearer_matches(scope, self.bearer))
         )
         scope["state"]["logged_in"] = logged_in
         scope["state"]["login_required"] = self.session is not None

@@ -15,6 +15,8 @@ from tunix_rt.web.page import error_page
 from tunix_rt.web.pages import ROUTERS
 
 STATIC_DIR = Path(__file__).parent / "static"
+#: Addresses whose unknown paths answer FastAPI's JSON 404, not the 404 page.
+NOT_PAGES = (*OPEN_PREFIXES, "/docs", "/redoc", "/openapi.json")
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
@@ -30,6 +32,6 @@ def install_web(app: FastAPI, settings: Settings) -> None:
 async def _not_found_page(request: Request, exc: Exception) -> Response:
     """An unknown address outside the API is the 404 page; the API keeps its JSON answers."""
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 404 and not request.url.path.startswith(OPEN_PREFIXES):
+    if exc.status_code == 404 and not request.url.path.startswith(NOT_PAGES):
         return error_page(request, 404, f"there is no page at {request.url.path}")
     return await http_exception_handler(request, exc)
