@@ -10,34 +10,23 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import yaml
 
+from helpers.runs import (
+    manifest_yaml,
+    start,
+    store_arithmetic,
+    wait_for,
+    wait_for_pid,
+    wait_for_steps,
+    wait_until_gone,
+)
 from helpers.server import running_server
 
 pytestmark = pytest.mark.slow
-
-
-def manifest_yaml(key: str, **training: Any) -> str:
-    settings: dict[str, Any] = {
-        "learning_rate": 3e-3,
-        "batch_size": 8,
-        "max_seq_length": 256,
-        "max_steps": 20,
-        "seed": 0,
-    }
-    settings.update(training)
-    return yaml.safe_dump(
-        {
-            "model": {"model_id": "tunix-rt/tiny", "source": "tiny", "width": 64},
-            "dataset": {"key": key, "path": f"datasets/{key}/tunix_sft.jsonl"},
-            "training": settings,
-            "output": {"output_dir": "model"},
-        }
-    )
 
 
 @pytest.fixture
@@ -52,43 +41,8 @@ def live(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[httpx.Client, Path]]
         ) as base_url,
         httpx.Client(base_url=base_url, timeout=60) as client,
     ):
-        stored = client.post(
-            "/api/generators/arithmetic/generate",
-            json={"count": 300, "seed": 0, "params": {"digits": 2, "operation": "add"}},
-        )
-        assert stored.status_code == 201, stored.text
-        built = client.post(
-            "/api/datasets/build",
-            json={
-                "dataset_name": "arith",
-                "dataset_version": "v1",
-                "limit": 300,
-                "filters": {"source": "arithmetic"},
-            },
-        )
-        assert built.status_code == 201, built.text
+        store_arithmetic(client)
         yield client, runs_dir
-
-
-def wait_for(
-    client: httpx.Client, run_id: str, statuses: set[str], timeout: float
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        run = client.get(f"/api/tunix/runs/{run_id}").json()
-        if run["status"] in statuses:
-            return run
-        assert time.monotonic() < deadline, f"run still {run['status']}: {run}"
-        time.sleep(0.25)
-
-
-def start(client: httpx.Client, **training: Any) -> str:
-    response = client.post(
-        "/api/tunix/run", json={"manifest_yaml": manifest_yaml("arith-v1", **training)}
-    )
-    assert response.status_code == 202, response.text
-    assert response.json()["status"] == "queued"
-    return str(response.json()["run_id"])
 
 
 def test_a_tiny_run_trains_and_is_recorded(live: tuple[httpx.Client, Path]) -> None:
@@ -154,10 +108,7 @@ def test_cancel_stops_a_running_run(live: tuple[httpx.Client, Path]) -> None:
     client, _ = live
     run_id = start(client, max_steps=100_000)
     queued_behind = start(client, max_steps=10)
-    deadline = time.monotonic() + 300
-    while not client.get(f"/api/tunix/runs/{run_id}/metrics").json()["data"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.25)
+    wait_for_steps(client, run_id)
     # Cancelled while the first run still holds the worker slot, so it is certainly queued:
     # once the first run stops, the executor would claim it at once.
     assert client.get(f"/api/tunix/runs/{queued_behind}").json()["status"] == "queued"
@@ -172,10 +123,7 @@ def test_cancel_stops_a_running_run(live: tuple[httpx.Client, Path]) -> None:
     run = wait_for(client, run_id, {"cancelled", "failed", "succeeded"}, timeout=15)
     assert run["status"] == "cancelled"
     assert time.monotonic() - asked < 10
-    deadline = time.monotonic() + 10
-    while _alive(pid):
-        assert time.monotonic() < deadline, "worker process still alive"
-        time.sleep(0.1)
+    wait_until_gone(pid)
     assert client.post(f"/api/tunix/runs/{run_id}/cancel").status_code == 409
     # The cancelled queued run never starts once the slot is free.
     time.sleep(1)
@@ -190,22 +138,11 @@ def test_cancel_stops_a_running_run(live: tuple[httpx.Client, Path]) -> None:
 def test_a_killed_worker_fails_the_run_with_a_reason(live: tuple[httpx.Client, Path]) -> None:
     client, _ = live
     run_id = start(client, max_steps=100_000)
-    deadline = time.monotonic() + 300
-    while (pid := client.get(f"/api/tunix/runs/{run_id}").json()["pid"]) is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    pid = wait_for_pid(client, run_id)
     os.kill(pid, signal.SIGKILL)
     run = wait_for(client, run_id, {"failed", "cancelled", "succeeded"}, timeout=15)
     assert run["status"] == "failed"
     assert run["error"] == "the worker process exited with signal SIGKILL"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_requests_are_validated(live: tuple[httpx.Client, Path]) -> None:

@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -48,6 +49,14 @@ def run_cli(
     )
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running `tunix-rt serve`: where it answers, and its process (to signal it)."""
+
+    base_url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
 def running_server(database_url: str, **env: str) -> Iterator[str]:
     """Start the server (it applies migrations), wait for /api/health, yield its base URL.
@@ -55,18 +64,25 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
     It runs in a temporary folder that also holds its data and runs folders unless `env`
     names them (TUNIX_RT_DATA_DIR, TUNIX_RT_RUNS_DIR).
     """
+    with server_process(database_url, **env) as server:
+        yield server.base_url
+
+
+@contextmanager
+def server_process(database_url: str, **env: str) -> Iterator[Server]:
+    """`running_server`, yielding the server's process too. A test may stop it itself."""
     with tempfile.TemporaryDirectory(prefix="tunix-rt-server-") as folder:
         env = {
             "TUNIX_RT_DATA_DIR": os.path.join(folder, "data"),
             "TUNIX_RT_RUNS_DIR": os.path.join(folder, "runs"),
             **env,
         }
-        with _serve(database_url, folder, env) as base_url:
-            yield base_url
+        with _serve(database_url, folder, env) as server:
+            yield server
 
 
 @contextmanager
-def _serve(database_url: str, cwd: str, env: dict[str, str]) -> Iterator[str]:
+def _serve(database_url: str, cwd: str, env: dict[str, str]) -> Iterator[Server]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tunix_rt", "serve", "--port", str(port)],
@@ -90,7 +106,7 @@ def _serve(database_url: str, cwd: str, env: dict[str, str]) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not become healthy in 30 s")
             time.sleep(0.1)
-        yield base_url
+        yield Server(base_url, process)
     finally:
         process.terminate()
         try:

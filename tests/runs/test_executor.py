@@ -87,6 +87,29 @@ async def test_recovery_fails_runs_whose_process_is_gone(
         await jobs.request_cancel(engine, "run", uuid.uuid4())
 
 
+async def test_a_stop_is_explained_only_for_jobs_that_stopped_uncancelled(
+    engine: AsyncEngine,
+) -> None:
+    """The reason a stopping server gives goes to a run its worker ended as cancelled without a
+    cancel request; a cancelled-on-request or finished run keeps its own error."""
+
+    async def running() -> uuid.UUID:
+        return await store.create_run(
+            engine, dataset_key="d-1", manifest=MANIFEST, status="running", pid=1
+        )
+
+    stopped, asked, done = await running(), await running(), await running()
+    assert await jobs.request_cancel(engine, "run", asked) == "running"
+    for run_id in (stopped, asked):
+        assert await jobs.finish(engine, "run", run_id, "cancelled")
+    assert await jobs.finish(engine, "run", done, "succeeded")
+    for run_id in (stopped, asked, done):
+        await jobs.explain_stop(engine, "run", run_id, "the server stopped")
+    async with engine.connect() as conn:
+        errors = [(await store.get_run(conn, r)).error for r in (stopped, asked, done)]
+    assert errors == ["the server stopped", None, None]
+
+
 async def test_two_servers_claiming_at_once_respect_the_cap(
     engine: AsyncEngine, database_url: str
 ) -> None:

@@ -8,6 +8,10 @@ import typer
 
 from tunix_rt.cli.common import err, run
 
+#: When the server is asked to stop, how long requests still open (a followed log streams until
+#: its run ends) may go on before they are cancelled and the server stops its runs.
+OPEN_REQUESTS_GRACE_SECONDS = 3
+
 app = typer.Typer()
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -36,6 +40,7 @@ def serve(
         log_level="info",
         log_config=log_config(LOGGING_CONFIG),
         access_log=False,
+        timeout_graceful_shutdown=OPEN_REQUESTS_GRACE_SECONDS,
     )
 
 

@@ -4,7 +4,8 @@ worker process.
 It lives in the server process as one asyncio task. Every tick it reaps finished workers,
 stops cancelled ones (SIGTERM, then SIGKILL after the grace period), and claims queued jobs
 while fewer than `TUNIX_RT_MAX_CONCURRENT_RUNS` run. On start it marks jobs that this host was
-running, but whose process is gone, as failed.
+running, but whose process is gone, as failed. When the server stops, it stops claiming and
+stops every worker the same way, all at once, and records why their jobs ended.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from tunix_rt.runs.paths import job_log
 from tunix_rt.settings import Settings
 
 POLL_SECONDS = 0.5
+#: How long `stop` lets a tick in progress finish before it cancels the executor's task.
+TICK_STOP_SECONDS = 5.0
+#: The error of a job that was running when its server stopped.
+SERVER_STOPPED = "the server stopped while it ran"
 logger = logging.getLogger(__name__)
 
 
@@ -43,6 +48,7 @@ class RunExecutor:
     workers: dict[Job, Worker] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: bool = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="tunix-rt run executor")
@@ -52,16 +58,39 @@ class RunExecutor:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for job, worker in list(self.workers.items()):
-            await self._terminate(job, worker, reason="the server stopped while it ran")
+        """Stop claiming jobs, then stop every worker at once: SIGTERM (a worker ends its job at
+        its next step, as `cancelled`), SIGKILL after the grace period (the job `failed`). Either
+        way the job's error is SERVER_STOPPED; no worker outlives this call."""
+        await self._end_loop()
+        outcomes = await asyncio.gather(
+            *(self._shut_down(job, worker) for job, worker in list(self.workers.items())),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                logger.error("job executor: %s: %s", type(outcome).__name__, outcome)
+
+    async def _end_loop(self) -> None:
+        """End the executor's task between two ticks (so no worker is left half-spawned), or
+        cancel it when a tick takes longer than TICK_STOP_SECONDS."""
+        task = self._task
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        done, _ = await asyncio.wait({task}, timeout=TICK_STOP_SECONDS)
+        if not done:
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:
+            logger.error("job executor: %s: %s", type(exc).__name__, exc)
 
     async def _loop(self) -> None:
         await self.recover()
-        while True:
+        while not self._stopping:
             try:
                 await self.tick()
             except Exception as exc:  # keep the executor alive; the next tick retries
@@ -92,7 +121,7 @@ class RunExecutor:
             cancelled = self.workers.get(running.job)
             if cancelled is not None and running.cancel_requested:
                 self._stop(cancelled)
-        while len(self.workers) < self.settings.max_concurrent_runs:
+        while not self._stopping and len(self.workers) < self.settings.max_concurrent_runs:
             claimed = await jobs.claim_next(self.engine, self.settings.max_concurrent_runs)
             if claimed is None:
                 break
@@ -107,7 +136,7 @@ class RunExecutor:
             not worker.killed
             and time.monotonic() - worker.stop_sent_at > self.settings.run_cancel_grace_seconds
         ):
-            worker.process.kill()
+            _kill(worker.process)
             worker.killed = True
 
     async def _spawn(self, job: Job) -> None:
@@ -134,31 +163,57 @@ class RunExecutor:
         await jobs.set_pid(self.engine, job, process.pid)
 
     async def _reap(self, job: Job, worker: Worker) -> None:
+        """Record how a job whose worker exited ended, unless the worker recorded it itself: a
+        cancelled one as `cancelled`, any other as `failed` with the worker's exit status."""
         del self.workers[job]
-        code = worker.process.returncode
         if worker.stop_sent_at is not None:
-            await jobs.finish(self.engine, job.kind, job.id, "cancelled", error="cancelled")
+            error = "cancelled"
+            if worker.killed:
+                error = f"cancelled ({self._killed_after()})"
+            await jobs.finish(self.engine, job.kind, job.id, "cancelled", error=error)
         else:
             await jobs.finish(
                 self.engine,
                 job.kind,
                 job.id,
                 "failed",
-                error=f"the worker process exited with {_exit(code)}",
+                error=f"the worker process exited with {_exit(worker.process.returncode)}",
             )
 
-    async def _terminate(self, job: Job, worker: Worker, *, reason: str) -> None:
+    async def _shut_down(self, job: Job, worker: Worker) -> None:
+        """Stop a worker because the server stops (SIGTERM, then SIGKILL after the grace
+        period) and record the end of its job: SERVER_STOPPED as the error of a job its worker
+        ended as `cancelled`, `failed` with it for one it did not end."""
+        killed = False
         if worker.process.returncode is None:
-            worker.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):  # it has just exited
+                worker.process.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(
                     worker.process.wait(), self.settings.run_cancel_grace_seconds
                 )
             except TimeoutError:
-                worker.process.kill()
+                _kill(worker.process)
+                killed = True
                 await worker.process.wait()
+        if worker.stop_sent_at is not None:  # a cancel was under way: it ends as a cancel
+            worker.killed = worker.killed or killed
+            await self._reap(job, worker)
+            return
+        del self.workers[job]
+        reason = f"{SERVER_STOPPED} ({self._killed_after()})" if killed else SERVER_STOPPED
         await jobs.finish(self.engine, job.kind, job.id, "failed", error=reason)
-        self.workers.pop(job, None)
+        await jobs.explain_stop(self.engine, job.kind, job.id, SERVER_STOPPED)
+
+    def _killed_after(self) -> str:
+        grace = self.settings.run_cancel_grace_seconds
+        return f"the worker did not stop within {grace:g} s and was killed"
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    """SIGKILL the worker and whatever it started (its own process group: it leads a session)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:

@@ -168,6 +168,22 @@ async def finish(
     return bool(outcome.rowcount)
 
 
+async def explain_stop(engine: AsyncEngine, kind: JobKind, job_id: uuid.UUID, reason: str) -> None:
+    """Make `reason` the error of a job its worker ended as `cancelled` without anyone asking
+    (a signal from the server stopped it, not a cancel)."""
+    table = TABLES[kind]
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(table)
+            .where(
+                table.c.id == job_id,
+                table.c.status == "cancelled",
+                table.c.cancel_requested.is_(False),
+            )
+            .values(error=reason)
+        )
+
+
 async def request_cancel(engine: AsyncEngine, kind: JobKind, job_id: uuid.UUID) -> RunStatus:
     """Cancel a queued job at once; ask a running one to stop. Returns the status after."""
     table = TABLES[kind]

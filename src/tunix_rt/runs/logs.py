@@ -27,14 +27,19 @@ def tail(path: Path, lines: int, *, block_size: int = TAIL_BLOCK_BYTES) -> str:
 
     Reads backwards from the end in blocks until it holds the lines, so a long log costs only
     its tail; past TAIL_MAX_BYTES it stops and the oldest line it returns may be cut."""
-    if lines < 1:
-        return ""
+    return _tail(path, lines, block_size)[0]
+
+
+def _tail(path: Path, lines: int, block_size: int) -> tuple[str, int]:
+    """`tail`, and the size of the file it read the tail of (0 when there is none)."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:
-        return ""
+        return "", 0
     with handle:
-        position = handle.seek(0, os.SEEK_END)
+        end = position = handle.seek(0, os.SEEK_END)
+        if lines < 1:
+            return "", end
         blocks: deque[bytes] = deque()
         newlines = read = 0
         # One newline more than the lines asked for: the one before the first line kept.
@@ -48,11 +53,11 @@ def tail(path: Path, lines: int, *, block_size: int = TAIL_BLOCK_BYTES) -> str:
             read += size
     data = b"".join(blocks)
     if not data:
-        return ""
+        return "", end
     pieces = data.split(b"\n")
     ended = pieces[-1] == b""
     kept = pieces[-lines - 1 : -1] if ended else pieces[-lines:]
-    return (b"\n".join(kept) + (b"\n" if ended else b"")).decode(errors="replace")
+    return (b"\n".join(kept) + (b"\n" if ended else b"")).decode(errors="replace"), end
 
 
 def _read_from(path: Path, offset: int) -> bytes:
@@ -67,8 +72,9 @@ async def follow(
     engine: AsyncEngine, run_id: uuid.UUID, path: Path, lines: int
 ) -> AsyncIterator[bytes]:
     """The last `lines` lines, then whatever is appended, until the run has finished."""
-    first = await asyncio.to_thread(tail, path, lines)
-    offset = await asyncio.to_thread(lambda: path.stat().st_size if path.exists() else 0)
+    # The tail and where it ends from one read: a line written in between is neither lost
+    # nor sent twice.
+    first, offset = await asyncio.to_thread(_tail, path, lines, TAIL_BLOCK_BYTES)
     if first:
         yield first.encode()
     while True:

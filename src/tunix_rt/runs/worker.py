@@ -154,8 +154,9 @@ async def execute_run(
             flush=lambda: _flush(engine, run_id, pending),
         )
         status: RunStatus = "cancelled" if result.status == "stopped" else "succeeded"
-        await jobs.finish(engine, "run", run_id, status, result=result.to_dict())
+        # The log's last line first: a follower stops reading once the status is final.
         log(f"run {run_id}: {status} after {result.steps} steps (final loss {result.final_loss})")
+        await jobs.finish(engine, "run", run_id, status, result=result.to_dict())
         if status == "succeeded" and manifest.evaluation is not None and queue_evaluation:
             from tunix_rt.evals.service import queue_after_run
 
@@ -235,8 +236,8 @@ async def record_failure(
     here.log("".join(traceback.format_exception(exc)))
     await flush()
     message = f"{type(exc).__name__}: {exc}".strip()
+    here.log(f"{kind} {job_id}: failed: {message}")  # before the status, as execute_run does
     await jobs.finish(engine, kind, job_id, "failed", error=message)
-    here.log(f"{kind} {job_id}: failed: {message}")
     return "failed"
 
 
