@@ -67,6 +67,18 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
 
 @contextmanager
 def _serve(database_url: str, cwd: str, env: dict[str, str]) -> Iterator[str]:
+    process, base_url = start_server(database_url, cwd, env)
+    try:
+        yield base_url
+    finally:
+        stop_server(process)
+
+
+def start_server(
+    database_url: str, cwd: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `tunix-rt serve` in `cwd` with `env` on a free port and wait for /api/health:
+    the process (stop it with `stop_server`, or kill it) and its base URL."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tunix_rt", "serve", "--port", str(port)],
@@ -90,11 +102,20 @@ def _serve(database_url: str, cwd: str, env: dict[str, str]) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not become healthy in 30 s")
             time.sleep(0.1)
-        yield base_url
-    finally:
+    except BaseException:
+        stop_server(process)
+        raise
+    return process, base_url
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server (killed if it takes more than 10 s); nothing if it already exited."""
+    if process.poll() is None:
         process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stderr is not None:
+        process.stderr.close()
