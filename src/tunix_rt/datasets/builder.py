@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,8 @@ async def build_dataset(
     except OSError:
         from tunix_rt.datasets.service import delete
 
-        await delete(engine, data_dir, request.key)
+        with suppress(OSError):  # its folder may be as unwritable as the file was
+            await delete(engine, data_dir, request.key)
         raise
     return built
 
