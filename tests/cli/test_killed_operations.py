@@ -18,13 +18,15 @@ from sqlalchemy import func, select, text
 
 from helpers.factories import make_trace
 from helpers.server import cli_env, run_cli
+from tunix_rt.clock import utc_now
 from tunix_rt.datasets.builder import build_dataset
 from tunix_rt.datasets.schema import DatasetBuildRequest
+from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.db.engine import create_engine, sqlite_path
 from tunix_rt.db.migrate import upgrade
 from tunix_rt.db.models import dataset_items_table as I
 from tunix_rt.db.models import datasets_table as D
-from tunix_rt.traces import store
+from tunix_rt.traces.rows import trace_row
 from tunix_rt.traces.schema import ReasoningTrace
 
 #: Enough traces that a build or an export takes a while on a busy machine.
@@ -37,12 +39,14 @@ def _seed(database_url: str, data_dir: Path, *, build: bool = False) -> None:
         engine = create_engine(database_url)
         try:
             await upgrade(engine)
-            traces = [ReasoningTrace.model_validate(make_trace(n, steps=4)) for n in range(TRACES)]
-            for start in range(0, TRACES, 5000):
-                await store.create_traces(engine, traces[start : start + 5000])
+            trace = ReasoningTrace.model_validate(make_trace(1, steps=4))  # the same payload
+            async with engine.begin() as conn:
+                await insert_trace_rows(
+                    conn, [trace_row(trace, created_at=utc_now()) for _ in range(TRACES)]
+                )
             if build:
                 request = DatasetBuildRequest(
-                    dataset_name="big", dataset_version="v1", limit=TRACES
+                    dataset_name="big", dataset_version="v1", limit=TRACES, allow_eval_prompts=True
                 )
                 await build_dataset(engine, data_dir, request)
         finally:
@@ -142,14 +146,14 @@ def test_killed_build_leaves_no_dataset(database_url: str, tmp_path: Path) -> No
     data = tmp_path / "data"
     _seed(database_url, data)
     env = cli_env(database_url, TUNIX_RT_DATA_DIR=str(data))
-    build = ("datasets", "build", "big", "v1", "--limit", str(TRACES))
+    build = ("datasets", "build", "big", "v1", "--limit", str(TRACES), "--allow-eval-prompts")
     with _write_transaction_probe(database_url) as writing, _child(env, *build) as process:
         deadline = time.monotonic() + 60
         while not writing():
             assert process.poll() is None, "the build finished before its transaction was seen"
             assert time.monotonic() < deadline
             time.sleep(0.005)
-        time.sleep(0.2)  # well into the build's transaction
+        time.sleep(0.05)  # into the build's transaction
         assert process.poll() is None and writing(), "the build ended before the kill"
         _kill(process)
         while writing():  # PostgreSQL ends the killed client's statement, then rolls back
