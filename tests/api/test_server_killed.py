@@ -167,11 +167,12 @@ def test_killed_server_keeps_every_answered_write(database_url: str, tmp_path: P
                 assert per_source[tag] in ((BATCH,) if answered else (0, BATCH)), tag
 
             # The restarted server serves: health, and a new write read back.
-            assert httpx.get(f"{base_url}/api/health").status_code == 200
             after = _trace(f"after-{round_no}", 0, random.Random(seed))
-            created = httpx.post(f"{base_url}/api/traces", json=after)
-            assert created.status_code == 201, created.text
-            got = httpx.get(f"{base_url}/api/traces/{created.json()['id']}").json()
+            with httpx.Client(base_url=base_url) as client:
+                assert client.get("/api/health").status_code == 200
+                created = client.post("/api/traces", json=after)
+                assert created.status_code == 201, created.text
+                got = client.get(f"/api/traces/{created.json()['id']}").json()
             assert _same(got["payload"], after)
             sent[after["prompt"]] = after
             acked[uuid.UUID(got["id"])] = after

@@ -90,18 +90,19 @@ def start_server(
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"server exited with {process.returncode}: {stderr}")
-            try:
-                if httpx.get(f"{base_url}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become healthy in 30 s")
-            time.sleep(0.1)
+        with httpx.Client(timeout=1) as client:  # one client: each new one loads TLS roots
+            while True:
+                if process.poll() is not None:
+                    stderr = process.stderr.read().decode() if process.stderr else ""
+                    raise RuntimeError(f"server exited with {process.returncode}: {stderr}")
+                try:
+                    if client.get(f"{base_url}/api/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not become healthy in 30 s")
+                time.sleep(0.1)
     except BaseException:
         stop_server(process)
         raise
