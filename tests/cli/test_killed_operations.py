@@ -9,18 +9,22 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helpers.factories import make_trace
-from helpers.server import cli_env, run_cli
+from helpers.server import cli_env
 from tunix_rt.clock import utc_now
 from tunix_rt.datasets.builder import build_dataset
+from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.schema import DatasetBuildRequest
+from tunix_rt.datasets.service import prepare_export
 from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.db.engine import create_engine, sqlite_path
 from tunix_rt.db.migrate import upgrade
@@ -32,46 +36,53 @@ from tunix_rt.traces.schema import ReasoningTrace
 #: Enough traces that a build or an export takes a while on a busy machine.
 TRACES = 20_000
 KEY = "big-v1"
+T = TypeVar("T")
 
 
-def _seed(database_url: str, data_dir: Path, *, build: bool = False) -> None:
-    async def seed() -> None:
+REQUEST = DatasetBuildRequest(
+    dataset_name="big", dataset_version="v1", limit=TRACES, allow_eval_prompts=True
+)
+
+
+def _in_process(database_url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    async def main() -> T:
         engine = create_engine(database_url)
         try:
-            await upgrade(engine)
-            trace = ReasoningTrace.model_validate(make_trace(1, steps=4))  # the same payload
-            async with engine.begin() as conn:
-                await insert_trace_rows(
-                    conn, [trace_row(trace, created_at=utc_now()) for _ in range(TRACES)]
-                )
-            if build:
-                request = DatasetBuildRequest(
-                    dataset_name="big", dataset_version="v1", limit=TRACES, allow_eval_prompts=True
-                )
-                await build_dataset(engine, data_dir, request)
+            return await work(engine)
         finally:
             await engine.dispose()
 
-    asyncio.run(seed())
+    return asyncio.run(main())
+
+
+def _seed(database_url: str, data_dir: Path, *, build: bool = False) -> None:
+    """TRACES traces (one payload, repeated: cheap to store), and with `build` dataset KEY."""
+
+    async def seed(engine: AsyncEngine) -> None:
+        await upgrade(engine)
+        trace = ReasoningTrace.model_validate(make_trace(1, steps=4))
+        async with engine.begin() as conn:
+            rows = [trace_row(trace, created_at=utc_now()) for _ in range(TRACES)]
+            await insert_trace_rows(conn, rows)
+        if build:
+            await build_dataset(engine, data_dir, REQUEST)
+
+    _in_process(database_url, seed)
 
 
 def _dataset_rows(database_url: str) -> tuple[int, int]:
     """Rows of dataset KEY in the datasets and dataset_items tables."""
 
-    async def count() -> tuple[int, int]:
-        engine = create_engine(database_url)
-        try:
-            async with engine.connect() as conn:
-                datasets = select(func.count()).select_from(D).where(D.c.key == KEY)
-                items = select(func.count()).select_from(I).where(I.c.dataset_key == KEY)
-                return (
-                    int((await conn.execute(datasets)).scalar_one()),
-                    int((await conn.execute(items)).scalar_one()),
-                )
-        finally:
-            await engine.dispose()
+    async def count(engine: AsyncEngine) -> tuple[int, int]:
+        async with engine.connect() as conn:
+            datasets = select(func.count()).select_from(D).where(D.c.key == KEY)
+            items = select(func.count()).select_from(I).where(I.c.dataset_key == KEY)
+            return (
+                int((await conn.execute(datasets)).scalar_one()),
+                int((await conn.execute(items)).scalar_one()),
+            )
 
-    return asyncio.run(count())
+    return _in_process(database_url, count)
 
 
 @contextmanager
@@ -164,11 +175,9 @@ def test_killed_build_leaves_no_dataset(database_url: str, tmp_path: Path) -> No
     assert not (data / "datasets").exists()  # no manifest, nor its folder
 
     # The key is free: the same build succeeds and writes its manifest.
-    again = run_cli(env, *build, text=True)
-    assert again.returncode == 0, again.stderr
-    built = orjson.loads(again.stdout)
-    assert built["trace_count"] == TRACES
-    assert orjson.loads(Path(built["manifest_path"]).read_bytes())["trace_count"] == TRACES
+    built = _in_process(database_url, lambda engine: build_dataset(engine, data, REQUEST))
+    assert built.trace_count == TRACES
+    assert orjson.loads(Path(built.manifest_path).read_bytes())["trace_count"] == TRACES
     assert _dataset_rows(database_url) == (1, TRACES)
 
 
@@ -196,9 +205,15 @@ def test_killed_export_leaves_no_cache_entry(database_url: str, tmp_path: Path) 
     # It was being written when the kill came: its temporary file is all there is of it.
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.")]
 
-    again = run_cli(env, *export, text=True)
-    assert again.returncode == 0, again.stderr
-    assert "copied from the export cache" not in again.stderr
+    # The next export renders from the database (nothing cached) and leaves a whole entry.
+    async def export_again(engine: AsyncEngine) -> bool:
+        cache = ExportCache(data, 2**31)
+        prepared = await prepare_export(engine, cache, KEY, "tunix_sft")
+        with out.open("wb") as handle:
+            await prepared.write_to(handle)
+        return prepared.cached
+
+    assert _in_process(database_url, export_again) is False
     (entry,) = exports.glob("*.jsonl")
     assert entry.read_bytes() == out.read_bytes()
     assert out.read_bytes().count(b"\n") == TRACES
