@@ -61,8 +61,8 @@ def db_upgrade() -> None:
 
 @db_app.command("backup")
 def db_backup(
-    file: Annotated[Path, typer.Argument(help="Where to write the copy (a new file)")],
-    force: Annotated[bool, typer.Option(help="Replace FILE if it exists.")] = False,
+    file: Annotated[Path, typer.Argument(help="Where to write the copy")],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
 ) -> None:
     """Copy the SQLite database to FILE, consistently, while servers keep writing to it."""
     import json
