@@ -8,13 +8,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conftest import POSTGRES_SKIP_REASON, POSTGRES_URL, reset_postgres
 from helpers.factories import make_trace
 from tunix_rt.datasets.builder import build_dataset
 from tunix_rt.datasets.export import export_lines
 from tunix_rt.datasets.schema import DatasetBuildRequest
-from tunix_rt.datasets.store import get_manifest
+from tunix_rt.datasets.store import dataset_exists, get_manifest
 from tunix_rt.db.engine import create_engine
 from tunix_rt.db.migrate import upgrade
 from tunix_rt.traces.importer import import_lines
@@ -64,3 +65,23 @@ async def test_same_seed_same_ids_and_bytes_on_both(tmp_path: Path) -> None:
     on_postgres = await _build(POSTGRES_URL, tmp_path / "b")
     assert len(on_sqlite[0]) == 50
     assert on_sqlite == on_postgres
+
+
+async def test_a_manifest_that_cannot_be_written_leaves_no_dataset(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    report = await import_lines(engine, _lines())
+    assert report.committed, report.errors
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "datasets").write_bytes(b"")  # a file where the datasets folder goes
+    request = DatasetBuildRequest(dataset_name="x", dataset_version="1", limit=10)
+    with pytest.raises(OSError):
+        await build_dataset(engine, data_dir, request)
+    async with engine.connect() as conn:
+        assert not await dataset_exists(conn, "x-1")
+
+    (data_dir / "datasets").unlink()  # the key is free: the same build succeeds
+    built = await build_dataset(engine, data_dir, request)
+    manifest = orjson.loads(Path(built.manifest_path).read_bytes())  # noqa: ASYNC240
+    assert manifest["trace_count"] == 10

@@ -77,12 +77,18 @@ def server_process(database_url: str, **env: str) -> Iterator[Server]:
             "TUNIX_RT_RUNS_DIR": os.path.join(folder, "runs"),
             **env,
         }
-        with _serve(database_url, folder, env) as server:
-            yield server
+        process, base_url = start_server(database_url, folder, env)
+        try:
+            yield Server(base_url, process)
+        finally:
+            stop_server(process)
 
 
-@contextmanager
-def _serve(database_url: str, cwd: str, env: dict[str, str]) -> Iterator[Server]:
+def start_server(
+    database_url: str, cwd: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `tunix-rt serve` in `cwd` with `env` on a free port and wait for /api/health:
+    the process (stop it with `stop_server`, or kill it) and its base URL."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tunix_rt", "serve", "--port", str(port)],
@@ -94,23 +100,33 @@ def _serve(database_url: str, cwd: str, env: dict[str, str]) -> Iterator[Server]
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"server exited with {process.returncode}: {stderr}")
-            try:
-                if httpx.get(f"{base_url}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become healthy in 30 s")
-            time.sleep(0.1)
-        yield Server(base_url, process)
-    finally:
+        with httpx.Client(timeout=1) as client:  # one client: each new one loads TLS roots
+            while True:
+                if process.poll() is not None:
+                    stderr = process.stderr.read().decode() if process.stderr else ""
+                    raise RuntimeError(f"server exited with {process.returncode}: {stderr}")
+                try:
+                    if client.get(f"{base_url}/api/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not become healthy in 30 s")
+                time.sleep(0.1)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process, base_url
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server (killed if it takes more than 10 s); nothing if it already exited."""
+    if process.poll() is None:
         process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stderr is not None:
+        process.stderr.close()

@@ -73,7 +73,7 @@ COMMANDS: dict[str, Entry] = {
         "run further with GRPO on the same prompts, rewarded by their known answers, and\n"
         "evaluate it against the run it started from. Prints the scorecard. Ctrl-C cancels.",
     ),
-    "db": Entry("server", "db_app", True, "Database schema."),
+    "db": Entry("server", "db_app", True, "Database schema and backups."),
     "traces": Entry("traces", "traces_app", True, "Import, browse and export traces."),
     "datasets": Entry("datasets", "datasets_app", True, "Build, list and show datasets."),
     "runs": Entry("runs", "runs_app", True, "List, show, follow and cancel training runs."),

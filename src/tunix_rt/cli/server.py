@@ -1,19 +1,21 @@
-"""`tunix-rt serve`, `tunix-rt db upgrade` and `tunix-rt demo`."""
+"""`tunix-rt serve`, `tunix-rt db upgrade`, `tunix-rt db backup` and `tunix-rt demo`."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from tunix_rt.cli.common import err, run
+from tunix_rt.cli.common import domain_errors, err, run, say
 
 #: When the server is asked to stop, how long requests still open (a followed log streams until
 #: its run ends) may go on before they are cancelled and the server stops its runs.
 OPEN_REQUESTS_GRACE_SECONDS = 3
 
 app = typer.Typer()
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and backups.", no_args_is_help=True)
 
 
 @app.command()
@@ -60,6 +62,33 @@ def db_upgrade() -> None:
 
     run(upgrade, migrate=False)
     err.print("database is up to date")
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="Where to write the copy")],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+) -> None:
+    """Copy the SQLite database to FILE, consistently, while servers keep writing to it."""
+    import json
+
+    from tunix_rt.db.backup import backup_database
+    from tunix_rt.settings import get_settings
+
+    with domain_errors():
+        done = backup_database(get_settings().database_url, file, force=force)
+    say(
+        f"backed up {done.source} to {done.path}: {done.size_bytes:,} bytes; "
+        f"traces: {done.traces:,}, datasets: {done.datasets:,}, runs: {done.runs:,}"
+    )
+    summary = {
+        "path": str(done.path),
+        "size_bytes": done.size_bytes,
+        "traces": done.traces,
+        "datasets": done.datasets,
+        "runs": done.runs,
+    }
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n")
 
 
 @app.command()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import uuid
+from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import orjson
 from sqlalchemy import func, insert, select
@@ -49,20 +51,29 @@ async def build_dataset(
 ) -> DatasetBuilt:
     """Select, store and describe a new dataset in one transaction; 409 if the key exists.
 
-    The manifest file is written just before the commit and removed if the commit fails.
+    The manifest file is written (whole, by a rename) only after the commit, so a build that
+    fails or is killed before it commits leaves no file and its key free. If the file cannot
+    be written, the dataset is deleted again and the error raised.
     """
     path = manifest_path(data_dir, request.key)  # a key that is no folder name: 422, untouched
+    built, document = await _build(engine, request, path)
     try:
-        return await _build(engine, request, path)
-    except BaseException:
-        async with engine.connect() as conn:
-            built = await dataset_exists(conn, request.key)
-        if not built:
-            path.unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path) as out:
+            out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    except OSError:
+        from tunix_rt.datasets.service import delete
+
+        with suppress(OSError):  # its folder may be as unwritable as the file was
+            await delete(engine, data_dir, request.key)
         raise
+    return built
 
 
-async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) -> DatasetBuilt:
+async def _build(
+    engine: AsyncEngine, request: DatasetBuildRequest, path: Path
+) -> tuple[DatasetBuilt, dict[str, Any]]:
+    """The dataset, committed, and its manifest file's document (written by the caller)."""
     key = request.key
     build_id = uuid.uuid4()
     created_at = utc_now()
@@ -153,10 +164,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
             .where(D.c.key == key)
             .values(trace_count=count, export_sha256=manifest.export_sha256, manifest=stored)
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(path) as out:
-            out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-    return DatasetBuilt(
+    built = DatasetBuilt(
         dataset_key=key,
         build_id=build_id,
         trace_count=count,
@@ -165,6 +173,7 @@ async def _build(engine: AsyncEngine, request: DatasetBuildRequest, path: Path) 
         evaluation_wrong=None if paired is None else paired.wrong,
         matching_count=matching,
     )
+    return built, document
 
 
 class SizeStats:
