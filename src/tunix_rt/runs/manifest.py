@@ -235,9 +235,10 @@ GRPO_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
     "local": {"learning_rate": 3e-6, "num_epochs": 1},
 }
 # DPO and ORPO fine-tune a trained policy on fixed pairs whose responses differ in a step or
-# two, one pass; for the tiny model at a tenth of GRPO's rate, for a local one at GRPO's. From the quickstart's SFT run (96.5 % held out), 23
-# DPO steps on its 46 wrong answers at 3e-4 left it at 49.5 %, at 1e-4 at 88.5 %, at 3e-5 at
-# 97.0 %: a larger rate raises the margin by pushing both responses down.
+# two, one pass; for the tiny model at a tenth of GRPO's rate, for a local one at GRPO's. From
+# the quickstart's SFT run (96.5 % held out), 23 DPO steps on its 46 wrong answers at 3e-4
+# left it at 49.5 %, at 1e-4 at 88.5 %, at 3e-5 at 97.0 %: a larger rate raises the margin by
+# pushing both responses down.
 DPO_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
     "tiny": {"learning_rate": 3e-5, "num_epochs": 1},
     "local": {"learning_rate": 3e-6, "num_epochs": 1},
