@@ -21,6 +21,10 @@ from typer.testing import CliRunner
 
 from helpers.factories import make_trace
 from tunix_rt.cli import app as cli_app
+from tunix_rt.evals import service as evals_service
+from tunix_rt.evals import store as evals_store
+from tunix_rt.evals.job import execute_evaluation
+from tunix_rt.evals.schema import EvaluationOptions
 from tunix_rt.runs import store as runs_store
 from tunix_rt.runs.executor import RunExecutor
 from tunix_rt.runs.foreground import foreground_job
@@ -236,6 +240,26 @@ async def test_the_executor_gives_its_worker_the_models_folder(
         await asyncio.sleep(0.1)
     assert run.status == "failed"
     assert run.error is not None and "tokenizer.path" in run.error and CONFINED in run.error
+
+
+async def test_an_evaluation_checks_the_run_s_model_path_again(
+    engine: AsyncEngine, settings: Settings, tmp_path: Path
+) -> None:
+    """Evaluating a run rebuilds its model from model.path: a path that no longer resolves
+    inside the models folder fails the evaluation before anything is read."""
+    manifest = yaml.safe_load(manifest_yaml(str(tmp_path / "models" / "moved")))
+    (tmp_path / "models" / "moved").symlink_to(tmp_path / "elsewhere")
+    run_id = await runs_store.create_run(
+        engine, dataset_key="d-v1", manifest=manifest, status="succeeded"
+    )
+    options = EvaluationOptions(evalset="arithmetic-add-sub-v1", limit=2)
+    accepted = await evals_service.submit(engine, run_id, options, status="running")
+    with foreground_job(None) as here:
+        status = await execute_evaluation(engine, settings, accepted.evaluation_id, here)
+    assert status == "failed"
+    async with engine.connect() as conn:
+        evaluation = await evals_store.get_evaluation(conn, accepted.evaluation_id)
+    assert evaluation.error is not None and CONFINED in evaluation.error
 
 
 # --- the CLI --------------------------------------------------------------------------------
