@@ -202,6 +202,36 @@ async def test_without_a_models_folder_any_absolute_path_is_accepted(
     assert "TUNIX_RT_MODELS_DIR" in error["msg"] and "absolute" in error["msg"]
 
 
+async def test_a_run_started_from_another_is_refused_when_its_model_path_is_outside(
+    client: httpx.AsyncClient, engine: AsyncEngine, models: Path, tmp_path: Path
+) -> None:
+    """A run started from another (`model.init_from_run`) rebuilds that run's model from its
+    model.path, so that path is checked too."""
+    await build_dataset(client)
+    starts: dict[str, str] = {}
+    for name, path in (("inside", str(models / "gemma")), ("outside", str(tmp_path / "elsewhere"))):
+        source = yaml.safe_load(manifest_yaml(path))
+        run_id = await runs_store.create_run(
+            engine, dataset_key="d-v1", manifest=source, status="succeeded"
+        )
+        text = yaml.safe_dump(
+            {
+                "mode": "dpo",
+                "model": {"model_id": "m", "init_from_run": str(run_id)},
+                "dataset": {"key": "d-v1"},
+                "output": {"output_dir": "model"},
+            }
+        )
+        starts[name] = text
+    accepted = await dry_run(client, starts["inside"])
+    assert accepted.status_code == 200, accepted.text
+    refused = await dry_run(client, starts["outside"])
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["detail"]
+    assert error["loc"] == ["body", "manifest_yaml", "model", "init_from_run"]
+    assert "model.path" in error["msg"] and CONFINED in error["msg"]
+
+
 async def test_the_worker_checks_a_queued_run_again(
     engine: AsyncEngine, settings: Settings, tmp_path: Path
 ) -> None:

@@ -98,10 +98,11 @@ def checkpoint_missing(run: RunRecord) -> str | None:
 
 
 async def source_run_dir(
-    conn: AsyncConnection, runs_dir: Path, manifest: RunManifest
+    conn: AsyncConnection, settings: Settings, manifest: RunManifest
 ) -> Path | None:
     """The output folder of the run that `model.init_from_run` names (None without one): 404 for
-    an unknown run, 409 for one without a checkpoint, 422 for one that trained LoRA adapters."""
+    an unknown run, 409 for one without a checkpoint, 422 for one that trained LoRA adapters or
+    whose local paths `local_paths` refuses now (its model is rebuilt from them)."""
     run_id = manifest.model.init_from_run
     if run_id is None:
         return None
@@ -116,7 +117,14 @@ async def source_run_dir(
             "trained checkpoint",
             loc=("manifest_yaml", "model", "init_from_run"),
         )
-    return output_dir(runs_dir, run_id, source.output.output_dir)
+    try:
+        local_paths(source, settings.models_dir)
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"model.init_from_run: run {run_id} cannot be started from: {exc}",
+            loc=("manifest_yaml", "model", "init_from_run"),
+        ) from None
+    return output_dir(settings.runs_dir, run_id, source.output.output_dir)
 
 
 def local_paths(manifest: RunManifest, models_dir: Path | None) -> RunManifest:
@@ -172,7 +180,7 @@ async def check_manifest(
     await require_dataset(conn, manifest.dataset.key)
     if manifest.mode == "sft":
         return manifest
-    await source_run_dir(conn, settings.runs_dir, manifest)
+    await source_run_dir(conn, settings, manifest)
     if manifest.mode != "grpo":
         return manifest
     lacking = await first_without_expected_answer(conn, manifest.dataset.key, None)

@@ -105,7 +105,7 @@ async def execute_run(
         )
         out = output_dir(settings.runs_dir, run_id, manifest.output.output_dir)
         async with engine.connect() as conn:
-            source = await source_run_dir(conn, settings.runs_dir, manifest)
+            source = await source_run_dir(conn, settings, manifest)
         log(f"run {run_id}: training ({manifest.mode}) into {out}")
 
         def step_hook(metrics: StepMetrics) -> None:
