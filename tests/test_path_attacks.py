@@ -4,7 +4,8 @@ Each attack is refused (a 4xx from the API and the web pages; an `error:` line a
 the CLI), nothing outside the data and runs folders changes (a sentinel tree beside them and
 the working folder are compared entry by entry: contents and mtimes), and no answer holds the
 sentinel's secret. A plain value of every identifier is accepted, so each refusal is the
-attack's doing.
+attack's doing. A run's local paths (`model.path`, `tokenizer.path`) are attacked with
+TUNIX_RT_MODELS_DIR set, so that a path outside the models folder is an attack too.
 """
 
 from __future__ import annotations
@@ -52,10 +53,21 @@ def attacks(sentinel: Path) -> dict[str, str]:
     }
 
 
-def as_absolute(shape: str, value: str) -> str | None:
-    """The attack on a field that takes an absolute path (a checkpoint, a tokenizer): under an
-    absolute folder. A plain absolute path is what such a field is for, so not an attack."""
-    return None if shape == "absolute" else "/models/" + value
+def local_attacks(sentinel: Path, models: Path) -> dict[str, str]:
+    """The attacks on a field that takes a local path (a checkpoint, a tokenizer), with
+    TUNIX_RT_MODELS_DIR set to `models` (`make_models`): every shape as it is, which a relative
+    path takes relative to the models folder; every shape under the models folder; and its
+    symlinks out to the sentinel, by relative and by absolute path."""
+    found = dict(attacks(sentinel))
+    found |= {
+        f"{shape}, under the models folder": f"{models}/{value}"
+        for shape, value in attacks(sentinel).items()
+        if shape != "absolute"
+    }
+    for name in MODEL_SYMLINKS:
+        found[f"symlink {name}"] = name
+        found[f"symlink {name}, absolute"] = str(models / name)
+    return found
 
 
 # --- what must not change -------------------------------------------------------------------
@@ -68,6 +80,22 @@ def make_sentinel(tmp_path: Path) -> Path:
     (sentinel / "secret.txt").write_text(SECRET)
     (sentinel / "notes" / "todo.txt").write_text("nothing to see\n")
     return sentinel
+
+
+#: Names in the models folder that are symlinks out to the sentinel: to its secret, to the
+#: folder, and through that folder to the secret.
+MODEL_SYMLINKS = ("leak", "leakdir", "leakdir/secret.txt")
+
+
+def make_models(tmp_path: Path, sentinel: Path) -> Path:
+    """`<tmp>/models`, the TUNIX_RT_MODELS_DIR of these tests: a checkpoint folder, a tokenizer
+    and the first two `MODEL_SYMLINKS`."""
+    models = tmp_path / "models"
+    (models / "gemma-2b-it").mkdir(parents=True)
+    (models / "tokenizer.model").write_text("pieces")
+    (models / "leak").symlink_to(sentinel / "secret.txt")
+    (models / "leakdir").symlink_to(sentinel, target_is_directory=True)
+    return models
 
 
 def tree(root: Path, *, contents: bool = True) -> dict[str, tuple[Any, ...]]:
@@ -89,7 +117,8 @@ def tree(root: Path, *, contents: bool = True) -> dict[str, tuple[Any, ...]]:
 
 
 def outside(tmp_path: Path) -> dict[str, Any]:
-    """What lies outside the data and runs folders: the sentinel tree, the names beside it in
+    """What lies outside the data and runs folders: the sentinel and models trees, the names
+    beside them in
     the temporary folder (the database's own files aside) and the working folder (which
     other tests share: sizes, not contents)."""
     beside = {
@@ -99,6 +128,7 @@ def outside(tmp_path: Path) -> dict[str, Any]:
     }
     return {
         "sentinel": tree(tmp_path / "sentinel"),
+        "models": tree(tmp_path / "models"),
         "beside": beside,
         "cwd": tree(Path.cwd(), contents=False),
     }
@@ -109,9 +139,13 @@ def outside(tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    """The `client` fixture's settings, with the runs folder beside the data folder."""
+    """The `client` fixture's settings, with the runs and models folders beside the data
+    folder."""
     return Settings(
-        database_url=database_url, data_dir=tmp_path / "data", runs_dir=tmp_path / "runs"
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        runs_dir=tmp_path / "runs",
+        models_dir=tmp_path / "models",
     )
 
 
@@ -133,7 +167,7 @@ class Target:
     plain: str  # a value that is accepted (2xx)
     refused: frozenset[int]  # what an attack on it answers
     in_url: bool = False  # carried in the URL's path (sent `escaped`)
-    absolute: bool = False  # an absolute path by design (`as_absolute`)
+    local: bool = False  # a local path, confined to the models folder (`local_attacks`)
 
 
 def manifest_yaml(**sections: dict[str, Any]) -> str:
@@ -145,7 +179,7 @@ def manifest_yaml(**sections: dict[str, Any]) -> str:
     return yaml.safe_dump(manifest | sections)
 
 
-def api_targets(run_id: uuid.UUID) -> list[Target]:
+def api_targets(run_id: uuid.UUID, models: Path) -> list[Target]:
     def post(url: str, body: Callable[[str], dict[str, Any]]) -> Send:
         return lambda client, value: client.post(url, json=body(value))
 
@@ -221,16 +255,16 @@ def api_targets(run_id: uuid.UUID) -> list[Target]:
         Target(
             "manifest model.path",
             run(model=lambda v: {"model_id": "m", "source": "local", "path": v}),
-            "/models/gemma-2b-it",
+            "gemma-2b-it",
             unprocessable,
-            absolute=True,
+            local=True,
         ),
         Target(
             "manifest tokenizer.path",
             run(tokenizer=lambda v: {"path": v}),
-            "/models/tokenizer.model",
+            str(models / "tokenizer.model"),
             unprocessable,
-            absolute=True,
+            local=True,
         ),
         Target(
             "evaluate evalset",
@@ -299,6 +333,7 @@ async def test_the_api_and_the_pages_refuse_every_attack(
     client: httpx.AsyncClient, engine: AsyncEngine, settings: Settings, tmp_path: Path
 ) -> None:
     sentinel = make_sentinel(tmp_path)
+    models = make_models(tmp_path, sentinel)
     assert (await client.post("/api/traces/batch", json=traces_with_answers())).status_code == 201
     for name in ("d", "gone"):
         built = await client.post(
@@ -306,19 +341,13 @@ async def test_the_api_and_the_pages_refuse_every_attack(
         )
         assert built.status_code == 201, built.text
     run_id = await make_run(engine, settings.runs_dir, sentinel)
-    targets = api_targets(run_id)
+    targets = api_targets(run_id, models)
     before = outside(tmp_path)
 
     answers: list[httpx.Response] = []
     wrong: list[str] = []
     for target in targets:
-        values = dict(attacks(sentinel))
-        if target.absolute:
-            values = {
-                shape: absolute
-                for shape, value in values.items()
-                if (absolute := as_absolute(shape, value)) is not None
-            }
+        values = local_attacks(sentinel, models) if target.local else dict(attacks(sentinel))
         if target.name.endswith("artifact download"):
             values |= {f"symlink {name}": name for name in SYMLINKS}
         for shape, value in values.items():
@@ -401,6 +430,7 @@ def test_the_cli_refuses_every_attack(
 ) -> None:
     """The real commands, run in this process (a process per case would take a minute)."""
     sentinel = make_sentinel(tmp_path)
+    models = make_models(tmp_path, sentinel)
     for folder in ("data", "runs", "manifests"):
         (tmp_path / folder).mkdir()
     for name in [n for n in os.environ if n.startswith("TUNIX_RT_")]:
@@ -408,17 +438,14 @@ def test_the_cli_refuses_every_attack(
     monkeypatch.setenv("TUNIX_RT_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("TUNIX_RT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TUNIX_RT_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("TUNIX_RT_MODELS_DIR", str(models))
     get_settings.cache_clear()
     targets = cli_targets(tmp_path / "manifests")
-    absolute_fields = ("train model.path", "train tokenizer.path")
+    local_fields = ("train model.path", "train tokenizer.path")
     cases: list[tuple[str, str, list[str], str]] = []
     for name, (arguments, field) in targets.items():
-        for shape, value in attacks(sentinel).items():
-            if name in absolute_fields:
-                absolute = as_absolute(shape, value)
-                if absolute is None:
-                    continue
-                value = absolute
+        shapes = local_attacks(sentinel, models) if name in local_fields else attacks(sentinel)
+        for shape, value in shapes.items():
             cases.append((name, shape, arguments(value), field))
     before = outside(tmp_path)
 

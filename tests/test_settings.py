@@ -77,3 +77,11 @@ def test_the_cli_reports_a_bad_setting_in_one_line(sqlite_url: str, tmp_path: Pa
         "error: TUNIX_RT_PORT: Input should be a valid integer, unable to parse string as an "
         "integer\n",
     )
+
+
+def test_an_empty_models_dir_leaves_it_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNIX_RT_MODELS_DIR", "")
+    assert Settings().models_dir is None
+    monkeypatch.setenv("TUNIX_RT_MODELS_DIR", "/srv/models")
+    assert Settings().models_dir == Path("/srv/models")
+    assert Settings(models_dir=None).models_dir is None

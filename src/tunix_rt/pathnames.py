@@ -21,7 +21,7 @@ import re
 import unicodedata
 from pathlib import PurePosixPath
 
-__all__ = ["absolute", "problem", "relative"]
+__all__ = ["absolute", "absolute_or_relative", "problem", "relative"]
 
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _SEPARATOR_WORDS = ("SOLIDUS", "SLASH", "FULL STOP", "DOT LEADER")
@@ -80,3 +80,9 @@ def absolute(path: str, field: str) -> str:
     if ".." in PurePosixPath(path).parts:
         raise ValueError(f"{field} may not contain '..'")
     return path
+
+
+def absolute_or_relative(path: str, field: str) -> str:
+    """`path` as `absolute` checks it when it starts with `/`, else as `relative` does (a path
+    the caller takes relative to a folder of its own)."""
+    return absolute(path, field) if path.startswith("/") else relative(path, field)

@@ -13,7 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tunix_rt.errors import ConfigurationError, describe_validation_error
 
@@ -63,6 +70,11 @@ class Settings(BaseModel):
     runs_dir: Path = Field(
         default=Path("runs"), description="Every training run writes only under <runs_dir>/<id>/."
     )
+    models_dir: Path | None = Field(
+        default=None,
+        description="When set, a run's model.path and tokenizer.path must be inside it (a "
+        "relative one is taken relative to it); unset: any local path may be read.",
+    )
     max_concurrent_runs: int = Field(default=1, ge=1, le=64, description="Runs training at once.")
     run_executor: bool = Field(
         default=True, description="Whether `tunix-rt serve` runs queued training runs."
@@ -78,6 +90,12 @@ class Settings(BaseModel):
     trace_max_bytes: int = Field(default=1024 * 1024, ge=1024, description="Max body of one trace.")
     batch_max_items: int = Field(default=1000, ge=1, description="Max traces per batch request.")
     db_pool_size: int = Field(default=8, ge=1)
+
+    @field_validator("models_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """`TUNIX_RT_MODELS_DIR=` (empty) leaves it unset rather than meaning the working folder."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def batch_max_bytes(self) -> int:

@@ -119,8 +119,10 @@ def test_new_fields_validate_and_round_trip() -> None:
         ({"model": {"model_id": "m", "source": "hub"}}, ("model", "source")),
         ({"model": {"model_id": "m", "source": "local"}}, ("model",)),
         ({"model": {"model_id": "m", "path": "/x"}}, ("model",)),
-        ({"model": {"model_id": "m", "source": "local", "path": "rel/dir"}}, ("model", "path")),
-        ({"tokenizer": {"path": "tok.model"}}, ("tokenizer", "path")),
+        ({"model": {"model_id": "m", "source": "local", "path": "../dir"}}, ("model", "path")),
+        ({"model": {"model_id": "m", "source": "local", "path": "/m/../d"}}, ("model", "path")),
+        ({"tokenizer": {"path": "../tok.model"}}, ("tokenizer", "path")),
+        ({"tokenizer": {"path": "."}}, ("tokenizer", "path")),
         ({"tokenizer": {"vocab_size": 100}}, ("tokenizer", "vocab_size")),
         ({"tokenizer": {"size": 100}}, ("tokenizer", "size")),
         ({"training": {"max_steps": 0}}, ("training", "max_steps")),
@@ -155,6 +157,20 @@ def test_bad_values_are_refused_by_field(sections: dict[str, Any], loc: tuple[st
     with pytest.raises(ValidationError) as caught:
         RunManifest.model_validate(_manifest(**sections))
     assert loc in [error["loc"] for error in caught.value.errors()], caught.value.errors()
+
+
+def test_local_paths_may_be_relative_to_the_models_folder() -> None:
+    """The manifest keeps a relative model.path or tokenizer.path as written; the run's checks
+    take it relative to TUNIX_RT_MODELS_DIR (tests/test_models_dir.py)."""
+    manifest = RunManifest.model_validate(
+        _manifest(
+            model={"model_id": "m", "source": "local", "path": "gemma/./3-1b"},
+            tokenizer={"path": "gemma/tokenizer.model"},
+        )
+    )
+    assert manifest.model.path == "gemma/3-1b"
+    assert manifest.tokenizer is not None and manifest.tokenizer.path == "gemma/tokenizer.model"
+    assert RunManifest.from_yaml(manifest.to_yaml()) == manifest
 
 
 def test_the_tiny_model_gets_its_own_learning_rate_by_default() -> None:

@@ -146,6 +146,9 @@ class RunExecutor:
         env["TUNIX_RT_DATABASE_URL"] = self.settings.database_url
         env["TUNIX_RT_RUNS_DIR"] = str(self.settings.runs_dir.resolve())
         env["TUNIX_RT_DATA_DIR"] = str(self.settings.data_dir.resolve())
+        env.pop("TUNIX_RT_MODELS_DIR", None)  # the worker confines paths as this process does
+        if self.settings.models_dir is not None:
+            env["TUNIX_RT_MODELS_DIR"] = str(self.settings.models_dir.resolve())
         with log.open("ab") as log_file:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,

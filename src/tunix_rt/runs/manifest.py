@@ -51,7 +51,8 @@ class ModelSection(ManifestModel):
         default=None,
         min_length=1,
         max_length=4096,
-        description="Absolute path of a local Gemma checkpoint (HF safetensors dir); `local` only.",
+        description="A local Gemma checkpoint (HF safetensors dir), `local` only: an absolute "
+        "path, or one relative to TUNIX_RT_MODELS_DIR (which, when set, must hold it).",
     )
 
     layers: int | None = Field(
@@ -74,8 +75,8 @@ class ModelSection(ManifestModel):
 
     @field_validator("path")
     @classmethod
-    def _absolute(cls, path: str | None) -> str | None:
-        return None if path is None else pathnames.absolute(path, "model.path")
+    def _local(cls, path: str | None) -> str | None:
+        return None if path is None else pathnames.absolute_or_relative(path, "model.path")
 
     @model_validator(mode="after")
     def _path_matches_source(self) -> ModelSection:
@@ -110,8 +111,9 @@ class TokenizerSection(ManifestModel):
         min_length=1,
         max_length=4096,
         description=(
-            "Absolute path of a SentencePiece `.model`. Default: `tokenizer.model` inside "
-            "model.path (local), or one trained on the run's dataset (tiny)."
+            "A SentencePiece `.model`: an absolute path, or one relative to "
+            "TUNIX_RT_MODELS_DIR (which, when set, must hold it). Default: `tokenizer.model` "
+            "inside model.path (local), or one trained on the run's dataset (tiny)."
         ),
     )
     vocab_size: int = Field(
@@ -123,8 +125,8 @@ class TokenizerSection(ManifestModel):
 
     @field_validator("path")
     @classmethod
-    def _absolute(cls, path: str | None) -> str | None:
-        return None if path is None else pathnames.absolute(path, "tokenizer.path")
+    def _local(cls, path: str | None) -> str | None:
+        return None if path is None else pathnames.absolute_or_relative(path, "tokenizer.path")
 
 
 DEFAULT_LORA_MODULES = (

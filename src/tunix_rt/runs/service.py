@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -36,6 +37,10 @@ from tunix_rt.runs.schema import (
     RunRequest,
     RunStatusView,
 )
+from tunix_rt.settings import Settings
+
+#: The setting that confines `model.path` and `tokenizer.path` (Settings.models_dir).
+MODELS_DIR_VARIABLE = "TUNIX_RT_MODELS_DIR"
 
 
 async def sft_manifest(conn: AsyncConnection, request: ManifestRequest) -> RunManifest:
@@ -93,10 +98,11 @@ def checkpoint_missing(run: RunRecord) -> str | None:
 
 
 async def source_run_dir(
-    conn: AsyncConnection, runs_dir: Path, manifest: RunManifest
+    conn: AsyncConnection, settings: Settings, manifest: RunManifest
 ) -> Path | None:
     """The output folder of the run that `model.init_from_run` names (None without one): 404 for
-    an unknown run, 409 for one without a checkpoint, 422 for one that trained LoRA adapters."""
+    an unknown run, 409 for one without a checkpoint, 422 for one that trained LoRA adapters or
+    whose local paths `local_paths` refuses now (its model is rebuilt from them)."""
     run_id = manifest.model.init_from_run
     if run_id is None:
         return None
@@ -111,19 +117,72 @@ async def source_run_dir(
             "trained checkpoint",
             loc=("manifest_yaml", "model", "init_from_run"),
         )
-    return output_dir(runs_dir, run_id, source.output.output_dir)
+    try:
+        local_paths(source, settings.models_dir)
+    except InvalidInputError as exc:
+        raise InvalidInputError(
+            f"model.init_from_run: run {run_id} cannot be started from: {exc}",
+            loc=("manifest_yaml", "model", "init_from_run"),
+        ) from None
+    return output_dir(settings.runs_dir, run_id, source.output.output_dir)
 
 
-async def check_manifest(conn: AsyncConnection, runs_dir: Path, manifest: RunManifest) -> None:
-    """What a manifest needs of the database: its dataset (404); for `grpo`, `dpo` and `orpo`
+def local_paths(manifest: RunManifest, models_dir: Path | None) -> RunManifest:
+    """`manifest` with its `model.path` and `tokenizer.path` absolute, a relative one taken
+    relative to `models_dir` (TUNIX_RT_MODELS_DIR). With `models_dir` set, each must resolve
+    (symlinks followed) inside it; without, a relative one is refused and an absolute one may
+    be anywhere. 422 naming the field otherwise."""
+    update: dict[str, Any] = {}
+    model_path = _local_path(manifest.model.path, models_dir, "model")
+    if model_path != manifest.model.path:
+        update["model"] = manifest.model.model_copy(update={"path": model_path})
+    tokenizer = manifest.tokenizer
+    if tokenizer is not None:
+        tokenizer_path = _local_path(tokenizer.path, models_dir, "tokenizer")
+        if tokenizer_path != tokenizer.path:
+            update["tokenizer"] = tokenizer.model_copy(update={"path": tokenizer_path})
+    return manifest.model_copy(update=update) if update else manifest
+
+
+def _local_path(path: str | None, models_dir: Path | None, section: str) -> str | None:
+    """`<section>.path` made absolute, or InvalidInputError (see `local_paths`)."""
+    if path is None:
+        return None
+    field, loc = f"{section}.path", ("manifest_yaml", section, "path")
+    given = Path(path)
+    if models_dir is None:
+        if not given.is_absolute():
+            raise InvalidInputError(
+                f"manifest {field}: {path!r} is relative, which is taken relative to "
+                f"{MODELS_DIR_VARIABLE}; it is not set, so give an absolute path",
+                loc=loc,
+            )
+        return path
+    root = models_dir.resolve()
+    joined = given if given.is_absolute() else root / given
+    if not joined.resolve(strict=False).is_relative_to(root):
+        raise InvalidInputError(
+            f"manifest {field}: {path!r} must be inside {MODELS_DIR_VARIABLE} ({root}), "
+            "symlinks followed",
+            loc=loc,
+        )
+    return str(joined)
+
+
+async def check_manifest(
+    conn: AsyncConnection, settings: Settings, manifest: RunManifest
+) -> RunManifest:
+    """The manifest as it will run: its local paths checked and made absolute (`local_paths`,
+    422), then what it needs of the database: its dataset (404); for `grpo`, `dpo` and `orpo`
     a starting run with a checkpoint, when it names one; for `grpo` an expected answer on every
     trace (422 naming the first without)."""
+    manifest = local_paths(manifest, settings.models_dir)
     await require_dataset(conn, manifest.dataset.key)
     if manifest.mode == "sft":
-        return
-    await source_run_dir(conn, runs_dir, manifest)
+        return manifest
+    await source_run_dir(conn, settings, manifest)
     if manifest.mode != "grpo":
-        return
+        return manifest
     lacking = await first_without_expected_answer(conn, manifest.dataset.key, None)
     if lacking is not None:
         raise InvalidInputError(
@@ -131,13 +190,15 @@ async def check_manifest(conn: AsyncConnection, runs_dir: Path, manifest: RunMan
             "GRPO's rewards need the expected answer of every prompt",
             loc=("manifest_yaml", "dataset", "key"),
         )
+    return manifest
 
 
-async def submit(engine: AsyncEngine, runs_dir: Path, request: RunRequest) -> RunAccepted:
+async def submit(engine: AsyncEngine, settings: Settings, request: RunRequest) -> RunAccepted:
     """Validate everything a run needs; queue it unless it is a dry run."""
+    runs_dir = settings.runs_dir
     manifest = manifest_of(request)
     async with engine.connect() as conn:
-        await check_manifest(conn, runs_dir, manifest)
+        manifest = await check_manifest(conn, settings, manifest)
     require_training_stack()
     manifest_yaml = manifest.to_yaml()
     if request.dry_run:

@@ -37,7 +37,7 @@ from tunix_rt.runs.paths import (
     run_dir,
 )
 from tunix_rt.runs.schema import MetricPoint, RunStatus
-from tunix_rt.runs.service import check_manifest, source_run_dir
+from tunix_rt.runs.service import check_manifest, local_paths, source_run_dir
 from tunix_rt.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -89,7 +89,9 @@ async def execute_run(
     try:
         async with engine.connect() as conn:
             record = await store.get_run(conn, run_id)
-        manifest = RunManifest.model_validate(record.manifest)
+        # Checked again here: the paths' symlinks, or TUNIX_RT_MODELS_DIR, may have changed
+        # since the run was queued.
+        manifest = local_paths(RunManifest.model_validate(record.manifest), settings.models_dir)
         folder = run_dir(settings.runs_dir, run_id)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / MANIFEST_FILE).write_text(manifest.to_yaml())
@@ -103,7 +105,7 @@ async def execute_run(
         )
         out = output_dir(settings.runs_dir, run_id, manifest.output.output_dir)
         async with engine.connect() as conn:
-            source = await source_run_dir(conn, settings.runs_dir, manifest)
+            source = await source_run_dir(conn, settings, manifest)
         log(f"run {run_id}: training ({manifest.mode}) into {out}")
 
         def step_hook(metrics: StepMetrics) -> None:
@@ -182,7 +184,7 @@ async def train_here(
     any, is not queued: the caller runs it in the foreground too.
     """
     async with engine.connect() as conn:
-        await check_manifest(conn, settings.runs_dir, manifest)
+        manifest = await check_manifest(conn, settings, manifest)
     run_id = await store.create_run(
         engine,
         dataset_key=manifest.dataset.key,

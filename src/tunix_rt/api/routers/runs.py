@@ -54,7 +54,7 @@ async def start_run(
     `dry_run` validates everything (dataset, manifest, output folder, training stack) and answers
     200 with what would run. Without the `train` extra: 503.
     """
-    accepted = await service.submit(engine, settings.runs_dir, request)
+    accepted = await service.submit(engine, settings, request)
     if accepted.run_id is None:
         return Response(accepted.model_dump_json(), media_type="application/json", status_code=200)
     wake_executor(http)

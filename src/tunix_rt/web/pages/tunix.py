@@ -232,9 +232,7 @@ async def start_run(
     form = await read_form(request)
     text = str(form.get("manifest_yaml", ""))
     try:
-        accepted = await runs_service.submit(
-            engine, settings.runs_dir, RunRequest(manifest_yaml=text)
-        )
+        accepted = await runs_service.submit(engine, settings, RunRequest(manifest_yaml=text))
     except (ValidationError, InvalidInputError) as exc:
         errors = {"manifest_yaml": next(iter(field_errors(exc).values()))}
         return await _page(
