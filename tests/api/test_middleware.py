@@ -91,9 +91,9 @@ async def test_bearer_token_guards_the_api_but_not_health(
         assert right.status_code == 200
 
 
-def test_chunked_upload_to_a_real_server_is_cut_off(sqlite_url: str) -> None:
+def test_chunked_upload_to_a_real_server_is_cut_off(database_url: str) -> None:
     """Over a real socket: no Content-Length, chunked encoding, refused once past the limit."""
-    with running_server(sqlite_url, TUNIX_RT_TRACE_MAX_BYTES="4096") as base_url:
+    with running_server(database_url, TUNIX_RT_TRACE_MAX_BYTES="4096") as base_url:
         address = urlparse(base_url)
         with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
             # 5 KiB of a body that never ends, in one write, so the server has it all when it

@@ -19,9 +19,9 @@ def tunix_rt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[byt
     return run_cli(env, *args, timeout=600)
 
 
-def test_train_in_the_foreground(sqlite_url: str, tmp_path: Path) -> None:
+def test_train_in_the_foreground(database_url: str, tmp_path: Path) -> None:
     env = cli_env(
-        sqlite_url,
+        database_url,
         TUNIX_RT_RUNS_DIR=str(tmp_path / "runs"),
         TUNIX_RT_DATA_DIR=str(tmp_path / "data"),
         COLUMNS="200",

@@ -44,13 +44,18 @@ def head_revision() -> str:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the database behind `engine` to `revision` (default: the newest).
 
-    On PostgreSQL an advisory lock makes servers that start together migrate one at a time.
+    Upgrades that start together (servers, commands) migrate one at a time, each in one
+    transaction: the next finds the work done. PostgreSQL: an advisory lock held until the
+    commit. SQLite: its write lock, taken before anything is read (`BEGIN IMMEDIATE`; the
+    driver would otherwise run each DDL statement on its own, outside any transaction).
     """
     from alembic import command
 
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        elif conn.dialect.name == "sqlite":
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
         await conn.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
 
 

@@ -17,6 +17,8 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    false,
+    text,
 )
 
 from tunix_rt.db.types import JSONDocument, UTCDateTime
@@ -38,12 +40,15 @@ traces_table = Table(
     Column("trace_version", String(64), nullable=False),
     Column("source", String(255), nullable=True),
     Column("prompt", Text, nullable=False),
-    Column("final_answer", Text, nullable=False),
+    # Migration 0002 added final_answer and char_count with server defaults; every insert sets
+    # both.
+    Column("final_answer", Text, nullable=False, server_default=text("''")),
     Column("step_count", Integer, nullable=False),
     Column(
         "char_count",
         Integer,
         nullable=False,
+        server_default="0",
         doc="Characters of prompt, step contents and final answer.",
     ),
     Column("payload", JSONDocument, nullable=False),
@@ -128,7 +133,7 @@ def _job_worker() -> list[Column[Any]]:
     return [
         Column("host", String(255), nullable=True),
         Column("pid", Integer, nullable=True),
-        Column("cancel_requested", Boolean, nullable=False, default=False),
+        Column("cancel_requested", Boolean, nullable=False, default=False, server_default=false()),
         Column("error", Text, nullable=True),
     ]
 

@@ -12,6 +12,7 @@ from tunix_rt.api import responses
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import NDJSON, NO_CONTENT, created, no_content
+from tunix_rt.api.route import ApiRoute
 from tunix_rt.datasets import builder, service, store
 from tunix_rt.datasets.schema import (
     KEY_PATTERN,
@@ -22,7 +23,7 @@ from tunix_rt.datasets.schema import (
 )
 from tunix_rt.formats import ExportFormat
 
-router = APIRouter(prefix="/api/datasets", tags=["datasets"])
+router = APIRouter(prefix="/api/datasets", tags=["datasets"], route_class=ApiRoute)
 DatasetKeyPath = Annotated[str, Path(pattern=KEY_PATTERN, description="`{name}-{version}`")]
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import JOB_LOG, LogTail, accepted, created
+from tunix_rt.api.route import ApiRoute
 from tunix_rt.datasets.schema import KEY_PATTERN, NAME_PATTERN
 from tunix_rt.evals import service, store
 from tunix_rt.evals.schema import (
@@ -29,7 +30,7 @@ from tunix_rt.evals.schema import (
 )
 from tunix_rt.runs import logs
 
-router = APIRouter(prefix="/api/tunix", tags=["evaluations"])
+router = APIRouter(prefix="/api/tunix", tags=["evaluations"], route_class=ApiRoute)
 
 Cursor = Annotated[str | None, Query(max_length=512)]
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.api.deps import Engine
 from tunix_rt.api.responses import NDJSONResponse, created
+from tunix_rt.api.route import ApiRoute
 from tunix_rt.generators import (
     DEFAULT_SEED,
     describe_generators,
@@ -22,8 +23,8 @@ from tunix_rt.traces.export import trace_record_lines
 from tunix_rt.traces.schema import ReasoningTrace
 from tunix_rt.traces.store import TraceFilters
 
-ungar_router = APIRouter(prefix="/api/ungar", tags=["ungar"])
-router = APIRouter(prefix="/api/generators", tags=["generators"])
+ungar_router = APIRouter(prefix="/api/ungar", tags=["ungar"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/generators", tags=["generators"], route_class=ApiRoute)
 
 MAX_GENERATE_COUNT = 10_000
 MAX_SEED = 2**32 - 1

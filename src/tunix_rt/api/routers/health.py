@@ -8,8 +8,9 @@ from pydantic import BaseModel
 
 from tunix_rt import system
 from tunix_rt.api.deps import Engine
+from tunix_rt.api.route import ApiRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=ApiRoute)
 
 
 class Health(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from tunix_rt.api.deps import AppSettings, Connection, Engine, wake_executor
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import JOB_LOG, LogTail, accepted
+from tunix_rt.api.route import ApiRoute
 from tunix_rt.runs import jobs, logs, service, store
 from tunix_rt.runs.schema import (
     ArtifactInfo,
@@ -25,7 +26,7 @@ from tunix_rt.runs.schema import (
     RunSummary,
 )
 
-router = APIRouter(prefix="/api/tunix", tags=["runs"])
+router = APIRouter(prefix="/api/tunix", tags=["runs"], route_class=ApiRoute)
 
 
 class RunPage(BaseModel):

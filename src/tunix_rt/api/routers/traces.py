@@ -11,11 +11,12 @@ from pydantic import AwareDatetime, BaseModel, Field
 from tunix_rt.api.deps import AppSettings, Connection, Engine
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import NO_CONTENT, created, no_content
+from tunix_rt.api.route import ApiRoute
 from tunix_rt.traces import store
 from tunix_rt.traces.schema import ReasoningTrace, ScoredTrace, TraceRecord, TraceSummary
 from tunix_rt.traces.scoring import Criteria
 
-router = APIRouter(prefix="/api/traces", tags=["traces"])
+router = APIRouter(prefix="/api/traces", tags=["traces"], route_class=ApiRoute)
 
 NOT_FOUND = error_responses(404)
 

@@ -12,13 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from tunix_rt.api.deps import Connection, Engine
 from tunix_rt.api.errors import error_responses
 from tunix_rt.api.responses import NDJSON, created
+from tunix_rt.api.route import ApiRoute
 from tunix_rt.datasets import sft_export as service
 from tunix_rt.datasets.schema import KEY_PATTERN
 from tunix_rt.runs import service as runs_service
 from tunix_rt.runs.availability import TunixStatus, tunix_status
 from tunix_rt.runs.manifest import ManifestRequest
 
-router = APIRouter(prefix="/api/tunix", tags=["tunix"])
+router = APIRouter(prefix="/api/tunix", tags=["tunix"], route_class=ApiRoute)
 
 
 class SftExportRequest(BaseModel):
