@@ -176,3 +176,26 @@ async def test_the_importer_keeps_ids_only_when_asked(engine: AsyncEngine) -> No
     assert prompts == ["What is 0 + 0?", "What is 1 + 1?", "What is 2 + 2?"]
     bad = await import_lines(engine, io.BytesIO(data + b"{}\n"), keep_ids=True)
     assert (bad.stored, bad.ids, bad.committed) == (0, [], False)
+
+
+async def test_the_importer_refuses_text_holding_a_nul_naming_the_line(
+    engine: AsyncEngine,
+) -> None:
+    """PostgreSQL cannot store U+0000; an import refuses it on either database, by line and
+    field, and stores nothing; the six characters `\\u0000` written out are plain text."""
+    with_nul = make_trace(1)
+    with_nul["steps"][0]["content"] = "carry\x00 1"
+    with_nul_key = make_trace(2)
+    with_nul_key["meta"] = {"no\x00te": 1}
+    written_out = make_trace(3)
+    written_out["prompt"] = "What is \\u0000?"
+    data = _lines([make_trace(0), with_nul, with_nul_key, written_out])
+    report = await import_lines(engine, io.BytesIO(data))
+    assert (report.stored, report.committed) == (0, False)
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (2, "steps.0.content: Text must not contain the NUL character (U+0000)"),
+        (3, "meta.no\\u0000te: Text must not contain the NUL character (U+0000)"),
+    ]
+    kept = await import_lines(engine, io.BytesIO(_lines([written_out])), keep_ids=True)
+    async with engine.connect() as conn:
+        assert (await get_trace(conn, kept.ids[0])).payload.prompt == "What is \\u0000?"

@@ -16,29 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.datastructures import QueryParams
 
+from tunix_rt.nul_text import ESCAPED_NUL, MESSAGE, NUL, find_nul
+
 __all__ = ["ApiRoute", "nul_location"]
-
-NUL = "\x00"
-MESSAGE = "Text must not contain the NUL character (U+0000)"
-_ESCAPED_NUL = b"\\u0000"  # how JSON writes it (a raw NUL byte is not valid JSON)
-
-
-def _in_json(value: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-    if isinstance(value, str):
-        return loc if NUL in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if NUL in key:
-                return (*loc, key)
-            found = _in_json(item, (*loc, key))
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _in_json(item, (*loc, index))
-            if found is not None:
-                return found
-    return None
 
 
 def nul_location(
@@ -52,9 +32,9 @@ def nul_location(
     for name, value in query.multi_items():
         if NUL in name or NUL in value:
             return ("query", name)
-    if body and _ESCAPED_NUL in body:
+    if body and ESCAPED_NUL in body:
         try:
-            return _in_json(orjson.loads(body), ("body",))
+            return find_nul(orjson.loads(body), ("body",))
         except orjson.JSONDecodeError:
             return None
     return None

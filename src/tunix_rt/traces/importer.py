@@ -16,6 +16,7 @@ from tunix_rt.clock import utc_now
 from tunix_rt.db.bulk import insert_trace_rows
 from tunix_rt.db.models import traces_table
 from tunix_rt.errors import describe_validation_error
+from tunix_rt.nul_text import ESCAPED_NUL, MESSAGE, NUL, find_nul
 from tunix_rt.traces.rows import trace_row
 from tunix_rt.traces.schema import trace_import_adapter
 
@@ -134,6 +135,10 @@ def _validate_chunk(
             item = trace_import_adapter.validate_json(raw)
         except ValidationError as exc:
             report.errors.append(LineError(line_no, describe_validation_error(exc)))
+            continue
+        if ESCAPED_NUL in raw and (loc := find_nul(item.model_dump(mode="json"))) is not None:
+            where = ".".join(str(part) for part in loc).replace(NUL, "\\u0000")  # printable
+            report.errors.append(LineError(line_no, f"{where}: {MESSAGE}"))
             continue
         if item.id is not None:
             if item.id in seen_ids:
