@@ -96,8 +96,8 @@ async def execute_run(
         manifest = RunManifest.model_validate(record.manifest)
         folder = run_dir(settings.runs_dir, run_id)
         folder.mkdir(parents=True, exist_ok=True)
-        with atomic_file(folder / MANIFEST_FILE) as out:
-            out.write(manifest.to_yaml().encode())
+        with atomic_file(folder / MANIFEST_FILE) as manifest_file:
+            manifest_file.write(manifest.to_yaml().encode())
         log(f"run {run_id}: exporting dataset {manifest.dataset.key}")
         train_file, eval_file = await export_for_training(
             engine,
