@@ -35,6 +35,7 @@ EXPECTED_STATUS = {
     "UploadRefused": 422,
     "UnavailableError": 503,
     "ConfigurationError": 503,
+    "DiskFullError": 503,
 }
 
 

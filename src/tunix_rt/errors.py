@@ -21,7 +21,9 @@ Every class has exactly one base, so the branch an error sits on decides how it 
     │   ├── TrainingError                 (training.runner)
     │   └── UploadRefused                 (traces.upload)
     └── UnavailableError [503]            a dependency (database, training stack) is missing
-        └── ConfigurationError            a TUNIX_RT_* setting is not acceptable (settings)
+        ├── ConfigurationError            a TUNIX_RT_* setting is not acceptable (settings)
+        └── DiskFullError                 a write was refused: no space, quota or size limit
+                                          (disk_full)
 
 Any error may carry `loc` (a 404 for an id given in a field, a 409 about it); only an
 InvalidInputError's reaches the API's answer, as FastAPI's 422 `loc`.
@@ -90,6 +92,11 @@ class UnavailableError(TunixRTError):
 
 class ConfigurationError(UnavailableError):
     """A `TUNIX_RT_*` setting (environment or `.env`) is not acceptable; names the variable."""
+
+
+class DiskFullError(UnavailableError):
+    """A file or the database could not grow: the disk is full, a quota or a file size limit
+    was reached (`disk_full.disk_full_error` recognises one in an exception)."""
 
 
 def describe_validation_error(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers.full_disk import FULL, limited
 from helpers.server import cli_env, run_cli
 
 pytestmark = pytest.mark.slow
@@ -152,3 +153,50 @@ def test_ctrl_c_cancels_a_foreground_run(sqlite_url: str, tmp_path: Path) -> Non
     shown = json.loads(tunix_rt(env, "runs", "show", run_id).stdout)
     assert shown["status"] == "cancelled"
     assert shown["result"]["status"] == "stopped"
+
+
+def test_train_on_a_full_disk_fails_in_one_line(sqlite_url: str, tmp_path: Path) -> None:
+    """The checkpoint is the first file too large for the disk (a file size limit, see
+    helpers/full_disk.py): the run fails with the reason, in one line."""
+    runs = tmp_path / "runs"
+    env = cli_env(sqlite_url, TUNIX_RT_RUNS_DIR=str(runs), TUNIX_RT_DATA_DIR=str(tmp_path))
+    assert tunix_rt(env, "generate", "arithmetic", "--count", "40", "--digits", "2").returncode == 0
+    assert tunix_rt(env, "datasets", "build", "a", "1", "--limit", "40").returncode == 0
+    manifest = tmp_path / "run.yaml"
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"model_id": "tunix-rt/tiny", "width": 64},
+                "dataset": {"key": "a-1", "path": "datasets/a-1/tunix_sft.jsonl"},
+                "training": {"max_steps": 2, "max_seq_length": 256},
+                "output": {"output_dir": "model"},
+            }
+        )
+    )
+    database = tmp_path / "tunix_rt.db"
+    # The log, dataset (45 KB) and tokenizer (17 KB) fit; the checkpoint's files (90-400 KB)
+    # do not.
+    room = database.stat().st_size + 48 * 1024
+
+    result = limited(env, room, "train", str(manifest))
+
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr[-3000:]
+    assert "Traceback" not in stderr
+    (folder,) = runs.iterdir()
+    run_id = folder.name
+    reason = f"a write failed: {FULL}"
+    assert stderr.strip().splitlines()[-1] == f"error: run {run_id} failed: {reason}", stderr
+    shown = json.loads(tunix_rt(env, "runs", "show", run_id).stdout)
+    assert (shown["status"], shown["error"]) == ("failed", reason)
+    # No result, and no checkpoint: not even the half-written one, which held space.
+    model = folder / "model"
+    assert sorted(p.name for p in model.iterdir()) == [
+        "checkpoints",
+        "model_config.json",
+        "run.yaml",
+        "tokenizer.model",
+    ]
+    assert list((model / "checkpoints").iterdir()) == []
+    # The libraries' own report of the failure is in the run's log, not on the terminal.
+    assert "OUT_OF_RANGE" in (folder / "train.log").read_text()

@@ -70,11 +70,20 @@ def error_line(exc: TunixRTError) -> str:
 
 @contextmanager
 def domain_errors() -> Iterator[None]:
-    """The CLI's one mapping of domain errors: an `error:` line on stderr and exit code 1."""
+    """The CLI's one mapping of domain errors: an `error:` line on stderr and exit code 1. A
+    write refused for want of space (a full disk, a quota, a file size limit; of a file or of
+    the database) is the domain error `DiskFullError`."""
+    from tunix_rt.disk_full import disk_full_error
+
     try:
         yield
     except TunixRTError as exc:
         raise fail(error_line(exc)) from None
+    except Exception as exc:
+        full = disk_full_error(exc)
+        if full is None:
+            raise
+        raise fail(error_line(full)) from None
 
 
 def run(make: Callable[[AsyncEngine], Coroutine[Any, Any, T]], *, migrate: bool = True) -> T:
@@ -162,12 +171,19 @@ def progress_bar(console: Console, total_bytes: int | None) -> Iterator[Progress
 
 @contextmanager
 def atomic_output(path: str) -> Iterator[IO[bytes]]:
-    """stdout for `-`; otherwise a temporary file renamed over `path` only when complete."""
+    """stdout for `-`; otherwise a temporary file renamed over `path` only when complete. A
+    full disk names `path` (the temporary file's name means nothing to the user)."""
     if path == "-":
         yield sys.stdout.buffer
         sys.stdout.flush()
         return
     from tunix_rt.atomic_file import atomic_file
+    from tunix_rt.disk_full import FULL_ERRNOS
 
-    with atomic_file(Path(path)) as handle:
-        yield handle
+    try:
+        with atomic_file(Path(path)) as handle:
+            yield handle
+    except OSError as exc:
+        if exc.errno in FULL_ERRNOS and exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, path) from exc
+        raise

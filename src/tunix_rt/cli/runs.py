@@ -44,23 +44,27 @@ def train(
         return await train_foreground(engine, manifest)
 
     run_id, status = run(main)
-    err.print(f"run {run_id} {status}", highlight=False)
-    if status == "failed":
+    if status == "failed":  # train_foreground said why
         raise typer.Exit(1)
+    err.print(f"run {run_id} {status}", highlight=False)
     if status == "cancelled":
         raise typer.Exit(130)
 
 
 async def train_foreground(engine: AsyncEngine, manifest: RunManifest) -> tuple[uuid.UUID, str]:
     """Train `manifest` in this process with a progress bar (Ctrl-C cancels), recorded in the
-    run registry like a queued run; then its manifest's evaluation, if any, in the foreground."""
+    run registry like a queued run; then its manifest's evaluation, if any, in the foreground.
+    A run that failed is one `error:` line with its stored reason."""
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from tunix_rt.runs.worker import train_here
     from tunix_rt.settings import get_settings
 
     columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
-    progress = Progress(*columns, console=err, transient=False)
+    # Bound to the terminal now: while the run trains, sys.stderr is its log (train_here).
+    console = Console(file=sys.stderr)
+    progress = Progress(*columns, console=console, transient=False)
     task = progress.add_task("preparing", total=manifest.training.max_steps)
     with ExitStack() as shown:
 
@@ -74,6 +78,13 @@ async def train_foreground(engine: AsyncEngine, manifest: RunManifest) -> tuple[
         run_id, status = await train_here(
             engine, get_settings(), manifest, on_start=on_start, on_step=on_step
         )
+    if status == "failed":
+        from tunix_rt.runs import store
+
+        async with engine.connect() as conn:
+            record = await store.get_run(conn, run_id)
+        reason = (record.error or "").strip().splitlines() or ["no reason recorded"]
+        fail(f"run {run_id} failed: {reason[0]}")  # printed; the caller exits 1
     if status == "succeeded" and manifest.evaluation is not None:
         from tunix_rt.cli.evals import finish, run_foreground
 

@@ -160,10 +160,12 @@ class PreparedExport:
                 copy_entry(entry, out, on_copied)
             return ExportWritten(self._records, True)
         written = 0
-        async for chunk in self._stream.chunks:
-            out.write(chunk)
-            written += chunk.count(b"\n")
-            on_progress(written)
+        # Closed here when a write fails (a full disk): the read stops, the cache entry is dropped.
+        async with aclosing(self._stream.chunks) as chunks:
+            async for chunk in chunks:
+                out.write(chunk)
+                written += chunk.count(b"\n")
+                on_progress(written)
         return ExportWritten(written, False)
 
 

@@ -16,14 +16,17 @@ import sys
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tunix_rt.atomic_file import atomic_file
 from tunix_rt.datasets.export_cache import ExportCache
 from tunix_rt.datasets.service import check_export, manifest_counts, open_export
 from tunix_rt.db.engine import create_engine
+from tunix_rt.disk_full import disk_full_error
 from tunix_rt.runs import jobs, store
 from tunix_rt.runs.foreground import Foreground, foreground_job
 from tunix_rt.runs.jobs import Job, JobKind
@@ -62,9 +65,10 @@ async def export_for_training(
         etag = (await check_export(engine, key, fmt, split, None)).etag
         stream = open_export(engine, cache, key, fmt, split, None, etag)
         path = folder / (EVAL_FILE if split == "val" else DATASET_FILE)
-        with path.open("wb") as out:
-            async for chunk in stream.chunks:  # cached or rendered alike
-                out.write(chunk)
+        with atomic_file(path) as out:  # whole or not at all
+            async with aclosing(stream.chunks) as chunks:  # closed when a write fails
+                async for chunk in chunks:  # cached or rendered alike
+                    out.write(chunk)
         paths.append(path)
     return paths[0], paths[1] if len(paths) > 1 else None
 
@@ -94,7 +98,8 @@ async def execute_run(
         manifest = local_paths(RunManifest.model_validate(record.manifest), settings.models_dir)
         folder = run_dir(settings.runs_dir, run_id)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / MANIFEST_FILE).write_text(manifest.to_yaml())
+        with atomic_file(folder / MANIFEST_FILE) as manifest_file:
+            manifest_file.write(manifest.to_yaml().encode())
         log(f"run {run_id}: exporting dataset {manifest.dataset.key}")
         train_file, eval_file = await export_for_training(
             engine,
@@ -195,7 +200,8 @@ async def train_here(
     folder = run_dir(settings.runs_dir, run_id)
     if on_start is not None:
         on_start(run_id, folder)
-    with foreground_job(folder / LOG_FILE) as here:
+    # What the libraries print as they fail goes to the run's log, as a worker's does.
+    with foreground_job(folder / LOG_FILE, capture_stderr=True) as here:
         status = await execute_run(
             engine, settings, run_id, here, on_step=on_step, queue_evaluation=False
         )
@@ -234,11 +240,18 @@ async def record_failure(
     flush: Callable[[], Awaitable[None]],
 ) -> RunStatus:
     """End a job that raised `exc`: log the traceback, store what it had reported (`flush`),
-    and mark it failed with the exception as its error. Returns "failed"."""
-    here.log("".join(traceback.format_exception(exc)))
-    await flush()
-    message = f"{type(exc).__name__}: {exc}".strip()
-    here.log(f"{kind} {job_id}: failed: {message}")  # before the status, as execute_run does
+    and mark it failed with the exception as its error (a full disk's in one line, as
+    `DiskFullError` words it). The last log line is written before the status (as execute_run
+    does), and a log that cannot be written (the same full disk) does not keep the job from
+    being marked failed. Returns "failed"."""
+    with suppress(OSError):
+        here.log("".join(traceback.format_exception(exc)))
+    with suppress(Exception):  # the metrics may not fit either; the outcome must be stored
+        await flush()
+    full = disk_full_error(exc)
+    message = str(full) if full is not None else f"{type(exc).__name__}: {exc}".strip()
+    with suppress(OSError):
+        here.log(f"{kind} {job_id}: failed: {message}")
     await jobs.finish(engine, kind, job_id, "failed", error=message)
     return "failed"
 

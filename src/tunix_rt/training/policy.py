@@ -54,17 +54,18 @@ def starting_policy(
                 loc=("model", "init_from_run"),
             )
         shutil.copyfile(source_dir / sft.TOKENIZER_FILE, output_dir / sft.TOKENIZER_FILE)
-        (output_dir / sft.MODEL_CONFIG_FILE).write_text(trained.spec.to_json())
+        sft.write_whole(output_dir / sft.MODEL_CONFIG_FILE, trained.spec.to_json())
         relative = os.path.relpath(source_dir.resolve(), output_dir.resolve())
-        (output_dir / sft.INIT_FROM_FILE).write_text(
-            json.dumps({"output_dir": relative, "step": trained.step}, indent=2) + "\n"
+        sft.write_whole(
+            output_dir / sft.INIT_FROM_FILE,
+            json.dumps({"output_dir": relative, "step": trained.step}, indent=2) + "\n",
         )
         base, tokenizer, mesh, spec = trained.model, trained.tokenizer, trained.mesh, trained.spec
     else:
         tokenizer = sft.prepare_tokenizer(manifest, list(records), output_dir)
         built = sft.build_run_model(without_lora, tokenizer, output_dir)
         base, mesh, spec = built.module, built.mesh, built.spec
-    (output_dir / sft.RUN_MANIFEST).write_text(manifest.to_yaml(resolved=True))
+    sft.write_whole(output_dir / sft.RUN_MANIFEST, manifest.to_yaml(resolved=True))
     module = base
     if manifest.lora is not None:
         module = models.apply_lora(base, manifest.lora, mesh, manifest.training.seed)

@@ -19,6 +19,7 @@ Output directory layout (nothing is written anywhere else):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -32,6 +33,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from tunix_rt.atomic_file import atomic_file
 from tunix_rt.errors import InvalidInputError
 from tunix_rt.runs.manifest import RunManifest, TrainingSection
 from tunix_rt.training import data as data_lib
@@ -349,7 +351,7 @@ def run_training(
     eval_inputs = None if data.eval is None else eval_batches(data.eval, training.batch_size, rows)
 
     train_start = batches.start()
-    with models.activate(model.mesh):
+    with models.activate(model.mesh), partial_checkpoints_removed(checkpoint_dir):
         trainer.train(iter(batches), eval_inputs)
     train_seconds = time.perf_counter() - train_start
 
@@ -438,8 +440,8 @@ def build_run_model(manifest: RunManifest, tokenizer: Any, output_dir: Path) -> 
             loc=("tokenizer", "path"),
         )
     if jax.process_index() == 0:
-        (output_dir / RUN_MANIFEST).write_text(manifest.to_yaml(resolved=True))
-        (output_dir / MODEL_CONFIG_FILE).write_text(spec.to_json())
+        write_whole(output_dir / RUN_MANIFEST, manifest.to_yaml(resolved=True))
+        write_whole(output_dir / MODEL_CONFIG_FILE, spec.to_json())
     return RunModel(models.build_model(manifest, spec, mesh), mesh, spec)
 
 
@@ -629,9 +631,34 @@ def loop_result(
 def write_result(output_dir: Path, result: TrainingResult) -> None:
     """`result.json` (process 0 only)."""
     if jax.process_index() == 0:
-        (output_dir / RESULT_FILE).write_text(
-            json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n"
+        write_whole(
+            output_dir / RESULT_FILE, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n"
         )
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write a run file whole or not at all (a full disk leaves the old file, or none)."""
+    with atomic_file(path) as out:
+        out.write(text.encode())
+
+
+#: How orbax names a checkpoint (or a part of one) still being written.
+PARTIAL_CHECKPOINT_MARK = ".orbax-checkpoint-tmp"
+
+
+@contextlib.contextmanager
+def partial_checkpoints_removed(checkpoint_dir: Path) -> Iterator[None]:
+    """When the block raises (a checkpoint that could not be written: a full disk), remove
+    the checkpoints orbax left half-written under `checkpoint_dir`, and the space they hold;
+    the finished ones stay. (A killed process leaves its partial one: orbax ignores it.)"""
+    try:
+        yield
+    except BaseException:
+        if jax.process_index() == 0 and checkpoint_dir.is_dir():
+            for path in checkpoint_dir.iterdir():
+                if PARTIAL_CHECKPOINT_MARK in path.name and path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+        raise
 
 
 def checkpoint_options(training: TrainingSection, steps: int) -> Any:
@@ -770,4 +797,5 @@ __all__ = [
     "sft_trainer",
     "training_result",
     "write_result",
+    "write_whole",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tunix_rt.atomic_file import atomic_file
 from tunix_rt.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -83,7 +84,8 @@ def train_tokenizer(
         minloglevel=2,
     )
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    output_path.write_bytes(model.getvalue())
+    with atomic_file(output_path) as out:  # whole or not at all
+        out.write(model.getvalue())
     processor = spm.SentencePieceProcessor(model_proto=model.getvalue())
     check_tokenizer(processor)
     return processor
