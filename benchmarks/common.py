@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -166,6 +167,14 @@ def run_cli(url: str, *args: str) -> tuple[float, int, str]:
     return float(elapsed), int(peak_kib), stderr
 
 
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @contextmanager
 def live_server(url: str, port: int = 8765, **env: str) -> Iterator[str]:
     """`tunix-rt serve` on `url`, with extra TUNIX_RT_* settings from `env`."""
@@ -197,3 +206,8 @@ def p95_ms(samples: list[float]) -> float:
 
 def p50_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 2)
+
+
+def p99_ms(samples: list[float]) -> float:
+    """The 99th percentile, never beyond the slowest sample (few samples are not extrapolated)."""
+    return round(statistics.quantiles(samples, n=100, method="inclusive")[98] * 1000, 2)

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from common import POSTGRES_BENCH_URL
+
 HERE = Path(__file__).parent
 
 
@@ -37,6 +39,9 @@ def main() -> None:
         figures[f"datasets_{backend}"] = run("bench_datasets.py", "--backend", backend, *rows)
         figures[f"pages_{backend}"] = run("bench_pages.py", "--backend", backend, *rows)
     figures["runs"] = run("bench_runs.py")
+    figures["load"] = run(
+        "bench_load.py", "--postgres-url", POSTGRES_BENCH_URL if args.postgres else ""
+    )
     figures["training"] = run("bench_training.py")
     figures["grpo"] = run("bench_grpo.py")
     figures["evaluation"] = run("bench_evaluation.py")
