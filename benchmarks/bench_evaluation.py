@@ -85,7 +85,7 @@ def bare(run_dir: Path, prompts: list[str], options: EvaluationOptions) -> tuple
 
     trained = load_checkpoint(run_dir)
     model, tokenizer = trained.model, trained.tokenizer
-    config = model.config  # type: ignore[attr-defined]
+    config = model.config
     longest = max(len(tokenizer.encode(p)) + 1 for p in prompts)
     prompt_length = 1 << (longest - 1).bit_length()
     sampler = sampler_lib.Sampler(

@@ -121,7 +121,7 @@ def main() -> None:
             httpx.Client(base_url=base, timeout=60) as client,
         ):
             build_datasets(client)
-            pages = {
+            pages: dict[str, tuple[str, dict[str, Any]]] = {
                 "api_traces": ("/api/traces", {"limit": 50}),
                 "traces_page": ("/traces", {}),
                 "traces_page_half_way": ("/traces", {"cursor": middle}),
