@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -109,8 +110,14 @@ def test_a_run_that_raises_fails_with_the_exception_as_its_error(live: Live) -> 
     in_the_way = live.runs_dir / run_id / "model" / "result.json"
     in_the_way.mkdir(parents=True)  # before the worker gets there: it is still starting
     run = wait_for(client, run_id, FINAL, timeout=300)
-    error = f"IsADirectoryError: [Errno 21] Is a directory: '{in_the_way}'"
-    assert (run["status"], run["error"]) == ("failed", error)
+    # The result is written whole: to a temporary file, then renamed onto the folder.
+    error = run["error"]
+    assert run["status"] == "failed"
+    assert re.fullmatch(
+        rf"IsADirectoryError: \[Errno 21\] Is a directory: '{in_the_way.parent}/\.result\.json\."
+        rf"\w+\.tmp' -> '{in_the_way}'",
+        error,
+    ), error
     metrics = client.get(f"/api/tunix/runs/{run_id}/metrics").json()["data"]
     assert [m["step"] for m in metrics] == [1, 2, 3, 4]  # it failed after training
     log = client.get(f"/api/tunix/runs/{run_id}/logs", params={"tail": 200}).text
