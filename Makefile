@@ -50,7 +50,7 @@ browser:
 	fi
 
 test: $(TRAIN_STAMP) lint browser
-	@$(BIN)/pytest --cov --cov-report=term; rc=$$?; \
+	@$(BIN)/pytest -n 2 --dist loadfile --cov --cov-report=term; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure"; exit 1; fi; \
 	exit $$rc
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from helpers.trained import SHARED_DIR_ENV
 from tunix_rt.api.app import create_app
@@ -19,7 +19,42 @@ from tunix_rt.db.engine import create_engine
 from tunix_rt.db.migrate import upgrade
 from tunix_rt.settings import Settings
 
-POSTGRES_URL = os.environ.get("TUNIX_RT_TEST_POSTGRES_URL")
+#: The pytest-xdist process this is (`gw0`, `gw1`, ...; `make test` runs two), or None.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist, each process's own database beside the one named (`test_gw0`, made
+    if missing): tests empty their database's schema, so processes must not share one."""
+    if url is None or WORKER is None or make_url(url).database is None:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{WORKER}"
+    if base.database.endswith(f"_{WORKER}"):  # a child pytest run of this process's tests
+        return url
+
+    async def create() -> None:
+        engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                found = await conn.scalar(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                )
+                if found is None:
+                    await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(asyncio.wait_for(create(), timeout=30))
+    except Exception:
+        return url  # unreachable: the probe below says so, naming the URL that was set
+    worker_url = base.set(database=name).render_as_string(hide_password=False)
+    os.environ["TUNIX_RT_TEST_POSTGRES_URL"] = worker_url  # for the pytest runs tests start
+    return worker_url
+
+
+POSTGRES_URL = _worker_database(os.environ.get("TUNIX_RT_TEST_POSTGRES_URL"))
 
 
 def _postgres_unreachable() -> str | None:
@@ -74,9 +109,19 @@ def _outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         patch.chdir(tmp_path_factory.mktemp("cwd"))
         if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # child pytest runs share the parent's
             _share_jax_compilations(patch, tmp_path_factory.mktemp("jax-cache"))
-        if SHARED_DIR_ENV not in os.environ:  # helpers.trained: one trained model per session
-            patch.setenv(SHARED_DIR_ENV, str(tmp_path_factory.mktemp("shared")))
+        if SHARED_DIR_ENV not in os.environ:  # helpers.trained: one trained model per run
+            patch.setenv(SHARED_DIR_ENV, str(_shared_folder(tmp_path_factory)))
         yield
+
+
+def _shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for this test run: under pytest-xdist one for all its processes (their
+    temporary folders share a parent), which take turns through its file locks."""
+    if WORKER is None:
+        return tmp_path_factory.mktemp("shared")
+    folder = tmp_path_factory.getbasetemp().parent / "shared"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def _share_jax_compilations(patch: pytest.MonkeyPatch, folder: Path) -> None:
