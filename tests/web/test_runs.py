@@ -320,6 +320,7 @@ def test_a_run_page_shows_its_facts_curves_log_files_and_evaluations(
             "data-points", "5"
         )
         expect(chart.locator("circle title").last).to_have_text(last)
+    check_page(page, "run-dpo-charts", at='[data-testid="run:preference-charts"]')
     expect(page.get_by_test_id("run:status")).to_have_text("failed")
     expect(page.get_by_test_id("run:error")).to_have_text("MemoryError: boom")
     expect(page.get_by_test_id("run:log")).to_have_text("The run wrote no log.")
