@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import uuid
@@ -44,8 +45,12 @@ def train(
         return await train_foreground(engine, manifest)
 
     run_id, status = run(main)
-    if status == "failed":  # train_foreground said why
-        raise typer.Exit(1)
+    if status == "failed":  # train_foreground said why, and the run's record is stored
+        # Not through the interpreter's teardown: after a failed write (a full disk) the
+        # checkpoint library's native threads can crash it, turning exit 1 into a segfault.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
     err.print(f"run {run_id} {status}", highlight=False)
     if status == "cancelled":
         raise typer.Exit(130)
