@@ -357,6 +357,7 @@ def run_training(
 
     result = training_result(
         output_dir,
+        manifest,
         data,
         model,
         hooks,
@@ -534,6 +535,7 @@ def eval_batches(data: data_lib.PreparedData, batch_size: int, rows: slice) -> l
 
 def training_result(
     output_dir: Path,
+    manifest: RunManifest,
     data: RunData,
     model: RunModel,
     hooks: MetricsHooks,
@@ -546,34 +548,26 @@ def training_result(
     train_seconds: float,
 ) -> TrainingResult:
     """How the run ended: `steps_done` of the planned steps, what the hooks and batches saw."""
-    checkpoint_dir = output_dir / CHECKPOINTS_DIR
-    losses = hooks.losses
-    return TrainingResult(
-        status="stopped" if batches.stopped and steps_done < data.steps else "completed",
+    return loop_result(
+        output_dir,
+        manifest,
+        stopped=batches.stopped,
         time_limited=batches.time_limited,
-        steps=steps_done,
+        steps_done=steps_done,
         max_steps=data.steps,
-        first_loss=losses[0] if losses else None,
-        final_loss=losses[-1] if losses else None,
-        initial_eval_loss=hooks.initial_eval_loss,
-        final_eval_loss=hooks.last_eval_loss,
-        losses=list(losses),
-        output_dir=output_dir,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_step=latest_step(checkpoint_dir),
-        tokenizer_path=output_dir / TOKENIZER_FILE,
-        manifest_path=output_dir / RUN_MANIFEST,
-        train_examples=data.train.size,
-        eval_examples=data.eval.size if data.eval is not None else 0,
-        truncated_examples=data.truncated_examples,
-        dropped_examples=data.dropped_examples,
+        losses=hooks.losses,
+        examples=data.train.size,
+        truncated=data.truncated_examples,
+        dropped=data.dropped_examples,
         seq_len=data.train.seq_len,
-        parameters=parameters[0],
-        trained_parameters=parameters[1],
+        parameters=parameters,
         devices=int(model.mesh.devices.size),
         tokens_per_second=hooks.steady_tokens_per_second(restored_steps),
         setup_seconds=setup_seconds,
         train_seconds=train_seconds,
+        eval_examples=data.eval.size if data.eval is not None else 0,
+        initial_eval_loss=hooks.initial_eval_loss,
+        final_eval_loss=hooks.last_eval_loss,
     )
 
 
@@ -595,9 +589,12 @@ def loop_result(
     tokens_per_second: float | None,
     setup_seconds: float,
     train_seconds: float,
+    eval_examples: int = 0,
+    initial_eval_loss: float | None = None,
+    final_eval_loss: float | None = None,
 ) -> TrainingResult:
-    """How a run without an eval split ended (GRPO, DPO): the status, losses, checkpoint and
-    paths derived from what its loop saw."""
+    """How a run ended: the status, losses, checkpoint and paths derived from what its loop saw
+    (the eval split's size and losses for an SFT run that has one)."""
     checkpoints = checkpoint_dir(output_dir, manifest)
     return TrainingResult(
         status="stopped" if stopped and steps_done < max_steps else "completed",
@@ -606,8 +603,8 @@ def loop_result(
         time_limited=time_limited,
         first_loss=losses[0] if losses else None,
         final_loss=losses[-1] if losses else None,
-        initial_eval_loss=None,
-        final_eval_loss=None,
+        initial_eval_loss=initial_eval_loss,
+        final_eval_loss=final_eval_loss,
         losses=list(losses),
         output_dir=output_dir,
         checkpoint_dir=checkpoints,
@@ -615,7 +612,7 @@ def loop_result(
         tokenizer_path=output_dir / TOKENIZER_FILE,
         manifest_path=output_dir / RUN_MANIFEST,
         train_examples=examples,
-        eval_examples=0,
+        eval_examples=eval_examples,
         truncated_examples=truncated,
         dropped_examples=dropped,
         seq_len=seq_len,
