@@ -40,7 +40,6 @@ from typing import Any
 import httpx
 import orjson
 import yaml
-from sqlalchemy import text
 
 from common import (
     database_url,
@@ -51,7 +50,7 @@ from common import (
     run_cli,
     typical_trace,
 )
-from tunix_rt.db.engine import create_engine
+from tunix_rt.db.migrate import reset_postgres
 
 WRITERS = 8
 READERS = 4
@@ -353,17 +352,6 @@ def lost_traces(url: str, posted: dict[str, dict[str, Any]], workdir: Path) -> l
             del trace["created_at"]
             stored[trace.pop("id")] = trace
     return [trace_id for trace_id, body in posted.items() if stored.get(trace_id) != body]
-
-
-async def reset_postgres(url: str) -> None:
-    """An empty `public` schema: the server starts from its migrations."""
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
 
 
 def bench(url: str, seconds: float) -> dict[str, Any]:

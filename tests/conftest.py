@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from helpers.trained import SHARED_DIR_ENV
 from tunix_rt.api.app import create_app
 from tunix_rt.db.engine import create_engine
-from tunix_rt.db.migrate import upgrade
+from tunix_rt.db.migrate import reset_postgres, upgrade
 from tunix_rt.settings import Settings
 
 #: The pytest-xdist process this is (`gw0`, `gw1`, ...; `make test` runs two), or None.
@@ -145,17 +145,6 @@ BACKENDS = [
         ],
     ),
 ]
-
-
-async def reset_postgres(url: str) -> None:
-    """An empty `public` schema: every test starts from migrations on a clean database."""
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

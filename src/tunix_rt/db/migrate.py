@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tunix_rt.db.engine import create_engine
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -63,6 +65,18 @@ async def ensure_schema(engine: AsyncEngine) -> None:
     """Apply pending migrations, if any (one cheap query when there are none)."""
     if await current_revision(engine) != HEAD_REVISION:
         await upgrade(engine)
+
+
+async def reset_postgres(url: str) -> None:
+    """Drop and recreate PostgreSQL's `public` schema at `url`, so that the next migration
+    starts from nothing (the test suite and the load benchmark start every server this way)."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
