@@ -139,10 +139,12 @@ async def execute_evaluation(
                 flush=flush,
             )
             if result.stopped:
+                # The last log line comes before the status, so a follower that stops at the
+                # status has read it.
+                log(f"{name}: cancelled after {len(result.items)} {subject} items")
                 await jobs.finish(
                     engine, "evaluation", evaluation_id, "cancelled", error="cancelled"
                 )
-                log(f"{name}: cancelled after {len(result.items)} {subject} items")
                 return "cancelled"
             cards[subject] = scorecard(
                 result.items,
@@ -158,8 +160,8 @@ async def execute_evaluation(
             )
         base = cards.get("base")
         change = None if base is None else delta(cards["trained"], base)
-        await store.succeed(engine, evaluation_id, cards["trained"], base, change)
         log(f"{name}: succeeded")
+        await store.succeed(engine, evaluation_id, cards["trained"], base, change)
         return "succeeded"
     except Exception as exc:
         return await record_failure(engine, "evaluation", evaluation_id, here, exc, flush=flush)
