@@ -190,7 +190,7 @@ def test_evalsets_export_writes_the_pinned_items(db: str, tmp_path: Path, name: 
     data = out.read_bytes()
     assert len(data.splitlines()) == spec.item_count
     assert hashlib.sha256(data).hexdigest() == spec.sha256
-    assert f"exported {spec.item_count} items of {name}" in result.stderr.decode()
+    assert f"exported {spec.item_count:,} items of {name}" in result.stderr.decode()
     first = orjson.loads(data.splitlines()[0])
     assert first["meta"]["eval_set"] == name
     assert first["meta"]["eval_index"] == 0

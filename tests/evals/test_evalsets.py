@@ -26,11 +26,16 @@ TRAINING_ITEMS = 10_000
 
 
 def test_registry() -> None:
-    assert set(EVAL_SETS) == {"arithmetic-v1", "arithmetic-add-sub-v1", "high-card-duel-v1"}
+    assert set(EVAL_SETS) == {
+        "arithmetic-v1",
+        "arithmetic-add-sub-v1",
+        "arithmetic-add-sub-2k-v1",
+        "high-card-duel-v1",
+    }
     for name, spec in EVAL_SETS.items():
         assert spec.name == name == f"{spec.family}-v{spec.version}"
         assert spec.description
-        assert 50 <= spec.item_count <= 200
+        assert 50 <= spec.item_count <= 2000
         assert EVAL_SEED_BASE <= spec.seed < EVAL_SEED_END
 
 
@@ -76,6 +81,21 @@ def test_arithmetic_v1_composition() -> None:
     assert len({t.prompt for t in traces}) == len(traces)
 
 
+@pytest.mark.parametrize(
+    ("name", "per_cell"), [("arithmetic-add-sub-v1", 50), ("arithmetic-add-sub-2k-v1", 500)]
+)
+def test_add_sub_composition(name: str, per_cell: int) -> None:
+    traces = list(iter_eval_set(name))
+    cells: dict[tuple[str, int], int] = {}
+    for trace in traces:
+        meta = trace.meta or {}
+        assert is_held_out(meta["operation"], *meta["operands"])
+        key = (meta["operation"], meta["digits"])
+        cells[key] = cells.get(key, 0) + 1
+    assert cells == {(op, d): per_cell for op in ("add", "sub") for d in (2, 3)}
+    assert len({t.prompt for t in traces}) == len(traces)
+
+
 def test_arithmetic_v1_is_disjoint_from_training() -> None:
     eval_prompts = {t.prompt for t in iter_eval_set("arithmetic-v1")}
     # Structural guarantee: every eval problem is held out, and training never yields one.
@@ -110,7 +130,8 @@ def test_unknown_eval_set() -> None:
     assert isinstance(info.value, NotFoundError) and not isinstance(info.value, KeyError)
     assert str(info.value) == (
         "unknown eval set 'chess-v1' "
-        "(known: arithmetic-add-sub-v1, arithmetic-v1, high-card-duel-v1)"
+        "(known: arithmetic-add-sub-2k-v1, arithmetic-add-sub-v1, arithmetic-v1, "
+        "high-card-duel-v1)"
     )
     with pytest.raises(UnknownEvalSetError):
         get_eval_set("arithmetic-v2")
