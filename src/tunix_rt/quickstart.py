@@ -165,10 +165,14 @@ class GrpoRecipe:
     """GRPO from a quickstart run: what it samples, how it is rewarded, and how long."""
 
     steps: int = 400
-    batch_size: int = 8  # prompts per step
-    num_generations: int = 4
+    batch_size: int = 4  # prompts per step
+    num_generations: int = 8
+    # LoRA adapters (rank 16) over the SFT weights. Full-parameter GRPO at this rate took a
+    # fully trained quickstart run from 98.2 % to 88.2 % on arithmetic-add-sub-2k-v1: every
+    # weight moves with Adam's first steps, whatever the reward says (docs/rl.md).
+    lora_rank: int = 16
     learning_rate: float = 3e-4
-    temperature: float = 0.9
+    temperature: float = 0.6
     beta: float = 0.04
     max_tokens_to_generate: int = 200
     seed: int = 1
@@ -207,6 +211,7 @@ def grpo_manifest(
             "max_prompt_length": 64,
             "rollouts_every_n_steps": 20,
         },
+        "lora": {"rank": recipe.lora_rank, "alpha": 2.0 * recipe.lora_rank},
         "rewards": list(GRPO_REWARDS),
         "output": {"output_dir": output_dir},
     }

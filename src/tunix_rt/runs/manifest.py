@@ -230,10 +230,14 @@ NumEpochs = Annotated[int, Field(ge=1, le=100)]
 BatchSize = Annotated[int, Field(ge=1, le=512)]
 MaxSeqLength = Annotated[int, Field(ge=128, le=32768)]
 TINY_TRAINING_DEFAULTS: dict[str, Any] = {"learning_rate": 3e-3}
-# GRPO fine-tunes a trained policy from its own samples: a rate a tenth of the tiny model's
-# from-scratch one (3e-6 for a real checkpoint, as Tunix's GRPO examples use), one pass.
+# GRPO fine-tunes a trained policy from its own samples, one pass. For the tiny model a
+# hundredth of its from-scratch rate, the rate its SFT schedule ends near: full-parameter GRPO
+# at 3e-4 took a fully trained quickstart run from 98.2 % to 79.0 % on arithmetic-add-sub-2k-v1
+# in 20 steps (Adam's first steps move every weight by about the rate), at 3e-5 to 97.6 % in
+# 400. LoRA adapters start from zero and take 3e-4 (`quickstart grpo`). 3e-6 for a real
+# checkpoint, as Tunix's GRPO examples use.
 GRPO_TRAINING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "tiny": {"learning_rate": 3e-4, "num_epochs": 1},
+    "tiny": {"learning_rate": 3e-5, "num_epochs": 1},
     "local": {"learning_rate": 3e-6, "num_epochs": 1},
 }
 # DPO and ORPO fine-tune a trained policy on fixed pairs whose responses differ in a step or
