@@ -96,6 +96,15 @@ def test_the_manifest_form_shows_the_models_defaults_and_ranges(page: Page) -> N
     expect(page.get_by_test_id("tunix:model_id")).to_have_value("tunix-rt/tiny")
     expect(page.get_by_test_id("tunix:output_dir")).to_have_value("model")
     expect(page.get_by_test_id("tunix:evalset")).to_have_value("")
+    expect(page.get_by_test_id("tunix:evalset").locator("option")).to_have_text(
+        [
+            "No evaluation",
+            "arithmetic-v1 (120 items)",
+            "arithmetic-add-sub-v1 (200 items)",
+            "arithmetic-add-sub-2k-v1 (2,000 items)",
+            "high-card-duel-v1 (200 items)",
+        ]
+    )
     expect(page.get_by_test_id("tunix:manifest-yaml")).to_have_count(0)
 
 
