@@ -235,20 +235,27 @@ def test_a_stopped_run_keeps_its_checkpoint_and_resumes_where_it_stopped(
     assert [s.step for s in rest] == list(range(stopped.steps + 1, 6))
 
 
-def test_lora_adapters_train_on_top_of_the_starting_run(folder: Path, sft_dir: Path) -> None:
-    import jax
-    from flax import nnx
-
+@pytest.fixture(scope="module")
+def lora_run(folder: Path, sft_dir: Path) -> TrainingResult:
+    """Two GRPO steps training LoRA adapters (rank 4) on the SFT run, in `folder / "lora"`."""
     from tunix_rt.training.grpo import run_grpo
-    from tunix_rt.training.runner import load_base_model, load_checkpoint
 
     prompts = write_arithmetic_jsonl(folder / "prompts-lora.jsonl", 16, digits=2, seed=7)
     data = grpo_manifest(max_tokens_to_generate=32).model_dump(mode="json")
     data["training"]["max_steps"] = 2
     manifest = RunManifest.model_validate({**data, "lora": {"rank": 4, "alpha": 8.0}})
-    result = run_grpo(
-        manifest, dataset_jsonl=prompts, output_dir=folder / "lora", source_dir=sft_dir
-    )
+    return run_grpo(manifest, dataset_jsonl=prompts, output_dir=folder / "lora", source_dir=sft_dir)
+
+
+def test_lora_adapters_train_on_top_of_the_starting_run(
+    folder: Path, sft_dir: Path, lora_run: TrainingResult
+) -> None:
+    import jax
+    from flax import nnx
+
+    from tunix_rt.training.runner import load_base_model, load_checkpoint
+
+    result = lora_run
     assert result.status == "completed" and result.steps == 2
     assert result.trained_parameters < result.parameters
     policy = load_checkpoint(folder / "lora").model
@@ -262,3 +269,40 @@ def test_lora_adapters_train_on_top_of_the_starting_run(folder: Path, sft_dir: P
         weights = [np.asarray(x) for x in jax.tree.leaves(nnx.state(model, frozen))]
         assert len(weights) == len(sft)
         assert all(np.array_equal(a, b) for a, b in zip(sft, weights, strict=True))
+
+
+def logits(model: Any, ids: list[int]) -> np.ndarray:
+    import jax.numpy as jnp
+
+    n = len(ids)
+    mask = jnp.tril(jnp.ones((1, n, n), dtype=bool))
+    out, _ = model(jnp.asarray([ids]), jnp.arange(n)[None], None, mask)
+    return np.asarray(out)
+
+
+def test_a_run_starts_from_a_lora_run_with_its_adapters_folded_in(
+    folder: Path, sft_dir: Path, lora_run: TrainingResult
+) -> None:
+    from tunix_rt.training.grpo import run_grpo
+    from tunix_rt.training.runner import load_base_model, load_checkpoint
+
+    prompts = write_arithmetic_jsonl(folder / "prompts-after-lora.jsonl", 16, digits=2, seed=8)
+    data = grpo_manifest(max_tokens_to_generate=32).model_dump(mode="json")
+    data["training"]["max_steps"] = 1
+    result = run_grpo(
+        RunManifest.model_validate(data),
+        dataset_jsonl=prompts,
+        output_dir=folder / "after-lora",
+        source_dir=folder / "lora",
+    )
+    assert result.status == "completed" and result.steps == 1
+    assert result.trained_parameters == result.parameters  # no adapters: every weight trains
+    lora = load_checkpoint(folder / "lora")
+    ids = list(lora.tokenizer.EncodeAsIds(PROMPT))
+    with_adapters = logits(lora.model, ids)
+    # The new run's start, rebuilt from its folder, computes what the LoRA run's model does,
+    # to float rounding; the adapters had moved that model away from the SFT run's.
+    start = logits(load_base_model(folder / "after-lora").model, ids)
+    adapted = np.abs(with_adapters - logits(load_checkpoint(sft_dir).model, ids)).max()
+    assert adapted > 1e-4
+    assert np.abs(start - with_adapters).max() < adapted / 100

@@ -101,8 +101,8 @@ async def source_run_dir(
     conn: AsyncConnection, settings: Settings, manifest: RunManifest
 ) -> Path | None:
     """The output folder of the run that `model.init_from_run` names (None without one): 404 for
-    an unknown run, 409 for one without a checkpoint, 422 for one that trained LoRA adapters or
-    whose local paths `local_paths` refuses now (its model is rebuilt from them)."""
+    an unknown run, 409 for one without a checkpoint, 422 for one whose local paths `local_paths`
+    refuses now (its model is rebuilt from them)."""
     run_id = manifest.model.init_from_run
     if run_id is None:
         return None
@@ -111,12 +111,6 @@ async def source_run_dir(
     if reason is not None:
         raise ConflictError(f"model.init_from_run: run {run_id} cannot be started from: {reason}")
     source = RunManifest.model_validate(run.manifest)
-    if source.lora is not None:
-        raise InvalidInputError(
-            f"run {run_id} trained LoRA adapters: {manifest.mode.upper()} starts from a fully "
-            "trained checkpoint",
-            loc=("manifest_yaml", "model", "init_from_run"),
-        )
     try:
         local_paths(source, settings.models_dir)
     except InvalidInputError as exc:

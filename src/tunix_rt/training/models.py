@@ -233,6 +233,48 @@ def apply_lora(
     return lora_model
 
 
+_LORA_A = "_lora_a"
+
+
+def merge_lora(lora_model: nnx.Module, lora: LoraSection, plain: nnx.Module) -> nnx.Module:
+    """`plain` (the same architecture without adapters) given `lora_model`'s weights with the
+    adapters folded in, W + (alpha / rank) A B, so that it computes what `lora_model` does and
+    another run can start from it. An einsum's adapters are contracted back into the weight's
+    own axes (`Einsum.einsum_str`); a `Linear` kernel's are a matrix product."""
+    frozen = nnx.All(nnx.Param, nnx.Not(nnx.LoRAParam))
+    nnx.update(plain, nnx.state(lora_model, frozen))
+    targets = dict(nnx.iter_graph(plain))
+    scale = lora.alpha / lora.rank
+    for path, module in nnx.iter_graph(lora_model):
+        if not isinstance(module, nnx.Module):
+            continue
+        for name in [n[: -len(_LORA_A)] for n in vars(module) if n.endswith(_LORA_A)]:
+            a = getattr(module, name + _LORA_A).value
+            b = getattr(module, name + "_lora_b").value
+            weight = getattr(targets[path], name)
+            delta = _lora_delta(module, name, a, b, weight.value.shape, path)
+            weight.value = weight.value + (scale * delta).astype(weight.value.dtype)
+    return plain
+
+
+def _lora_delta(
+    module: nnx.Module, name: str, a: jax.Array, b: jax.Array, shape: tuple[int, ...], path: Any
+) -> jax.Array:
+    lora_einsum = getattr(module, name + "_lora_einsum_str", None)
+    einsum_str = getattr(module, "einsum_str", None)
+    if isinstance(lora_einsum, str) and isinstance(einsum_str, str):
+        # qwix: "lhs,A,B->out", A holding the weight's axes shared with lhs, B the others.
+        _, a_axes, b_axes = lora_einsum.split("->")[0].split(",")
+        weight_axes = einsum_str.split("->")[0].split(",")[1]
+        return jnp.einsum(f"{a_axes},{b_axes}->{weight_axes}", a, b)
+    if lora_einsum is None and len(shape) == 2 and a.shape[0] == shape[0]:
+        return jnp.reshape(a @ b, shape)  # a Linear kernel (in, out)
+    where = "/".join(str(p) for p in path)
+    raise ModelLoadError(
+        f"cannot fold the LoRA adapters of {where}.{name} into its weights", loc=("lora",)
+    )
+
+
 def _lora_leaves(model: nnx.Module) -> list[Any]:
     return list(jax.tree.leaves(nnx.state(model, nnx.LoRAParam)))
 

@@ -1,6 +1,7 @@
 """The policy a fine-tuning run (GRPO, DPO, ORPO) starts from: another run's checkpoint
-(`model.init_from_run`, resolved by the caller to that run's output folder), else the model the
-manifest builds; with the manifest's LoRA adapters."""
+(`model.init_from_run`, resolved by the caller to that run's output folder; a LoRA run's
+adapters folded into its weights), else the model the manifest builds; with the manifest's LoRA
+adapters."""
 
 from __future__ import annotations
 
@@ -46,13 +47,7 @@ def starting_policy(
     another one."""
     without_lora = manifest.model_copy(update={"lora": None})
     if source_dir is not None:
-        trained = sft.load_checkpoint(source_dir)
-        if trained.manifest.lora is not None:
-            raise sft.TrainingError(
-                f"run {manifest.model.init_from_run} trained LoRA adapters; "
-                f"{manifest.mode.upper()} starts from a fully trained checkpoint only",
-                loc=("model", "init_from_run"),
-            )
+        trained = sft.load_full_checkpoint(source_dir)  # a LoRA run's adapters folded in
         shutil.copyfile(source_dir / sft.TOKENIZER_FILE, output_dir / sft.TOKENIZER_FILE)
         sft.write_whole(output_dir / sft.MODEL_CONFIG_FILE, trained.spec.to_json())
         relative = os.path.relpath(source_dir.resolve(), output_dir.resolve())

@@ -714,6 +714,20 @@ def load_checkpoint(
     )
 
 
+def load_full_checkpoint(
+    output_dir: Path, *, step: int | None = None, mesh_shape: tuple[int, int] | None = None
+) -> TrainedModel:
+    """`load_checkpoint`, with a LoRA run's adapters folded into its weights: the model without
+    adapters that computes what the run's does, for another run to start from."""
+    trained = load_checkpoint(output_dir, step=step, mesh_shape=mesh_shape)
+    lora = trained.manifest.lora
+    if lora is None:
+        return trained
+    plain = models.init_model(trained.spec, trained.mesh, trained.manifest.training.seed)
+    merged = models.merge_lora(trained.model, lora, plain)
+    return dataclasses.replace(trained, model=merged)
+
+
 def checkpoint_dir(output_dir: Path, manifest: RunManifest) -> Path:
     """Where a run of `manifest` keeps its checkpoints."""
     return output_dir / CHECKPOINTS_DIR / CHECKPOINT_SUBDIRS[manifest.mode]
@@ -767,7 +781,7 @@ def _rebuild(
         module = models.build_model(manifest, spec, mesh)
     else:
         source_dir, step = source
-        module = load_checkpoint(
+        module = load_full_checkpoint(
             source_dir, step=step, mesh_shape=(mesh_section.shape[0], mesh_section.shape[1])
         ).model
         if manifest.lora is not None:
@@ -788,6 +802,7 @@ __all__ = [
     "eval_batches",
     "load_base_model",
     "load_checkpoint",
+    "load_full_checkpoint",
     "loop_result",
     "prepare_data",
     "run_training",
