@@ -236,11 +236,18 @@ def apply_lora(
 _LORA_A = "_lora_a"
 
 
-def merge_lora(lora_model: nnx.Module, lora: LoraSection, plain: nnx.Module) -> nnx.Module:
-    """`plain` (the same architecture without adapters) given `lora_model`'s weights with the
-    adapters folded in, W + (alpha / rank) A B, so that it computes what `lora_model` does and
-    another run can start from it. An einsum's adapters are contracted back into the weight's
-    own axes (`Einsum.einsum_str`); a `Linear` kernel's are a matrix product."""
+def merge_lora(lora_model: nnx.Module, lora: LoraSection, spec: ModelSpec) -> nnx.Module:
+    """The model of `spec` without adapters, holding `lora_model`'s weights with the adapters
+    folded in, W + (alpha / rank) A B: it computes what `lora_model` does, and another run can
+    start from it. An einsum's adapters are contracted back into the weight's own axes
+    (`Einsum.einsum_str`); a `Linear` kernel's are a matrix product. The model is built
+    abstract (`nnx.eval_shape`: Gemma's variables are all weights) and given the arrays."""
+    if spec.family == "gemma3":
+        from tunix.models.gemma3.model import Gemma3 as Model
+    else:
+        from tunix.models.gemma.model import Gemma as Model
+    config = model_config(spec)
+    plain: nnx.Module = nnx.eval_shape(lambda: Model(config, rngs=nnx.Rngs(0)))
     frozen = nnx.All(nnx.Param, nnx.Not(nnx.LoRAParam))
     nnx.update(plain, nnx.state(lora_model, frozen))
     targets = dict(nnx.iter_graph(plain))

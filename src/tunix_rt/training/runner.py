@@ -723,8 +723,7 @@ def load_full_checkpoint(
     lora = trained.manifest.lora
     if lora is None:
         return trained
-    plain = models.init_model(trained.spec, trained.mesh, trained.manifest.training.seed)
-    merged = models.merge_lora(trained.model, lora, plain)
+    merged = models.merge_lora(trained.model, lora, trained.spec)
     return dataclasses.replace(trained, model=merged)
 
 
