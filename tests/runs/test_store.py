@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt.db.models import run_metrics_table, runs_table
-from tunix_rt.errors import NotFoundError
+from tunix_rt.errors import ConflictError, NotFoundError
 from tunix_rt.runs import service, store
 from tunix_rt.runs.schema import MetricPoint, RunOverview
 
@@ -211,3 +212,17 @@ async def test_dpo_steps_keep_their_rewards_and_chart_the_margin(engine: AsyncEn
     assert curves.last == steps[-1]
     assert (plain.reward_margin, plain.reward_accuracy) == ([], [])
     assert plain.last is not None and plain.last.reward_margin is None
+
+
+async def test_a_stored_manifest_this_version_cannot_read_is_a_conflict_naming_the_field(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    written_by_another_version = {**manifest("a-v1"), "grpo": {"num_generations": 4, "credit": 1}}
+    run_id = await store.create_run(engine, dataset_key="a-v1", manifest=written_by_another_version)
+    async with engine.connect() as conn:
+        with pytest.raises(ConflictError) as refused:
+            await service.run_rollouts(conn, tmp_path, run_id)
+    assert str(refused.value) == (
+        f"run {run_id}: its stored manifest is not one this version reads "
+        "(grpo.credit: Extra inputs are not permitted)"
+    )

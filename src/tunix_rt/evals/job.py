@@ -35,10 +35,9 @@ from tunix_rt.runs import jobs
 from tunix_rt.runs import store as runs_store
 from tunix_rt.runs.foreground import Foreground, foreground_job
 from tunix_rt.runs.jobs import Job
-from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir, output_dir
 from tunix_rt.runs.schema import RunStatus
-from tunix_rt.runs.service import local_paths
+from tunix_rt.runs.service import local_paths, stored_manifest
 from tunix_rt.runs.worker import record_failure, supervise
 from tunix_rt.settings import Settings
 
@@ -108,7 +107,7 @@ async def execute_evaluation(
         async with engine.connect() as conn:
             record = await store.get_evaluation(conn, evaluation_id)
             run = await runs_store.get_run(conn, record.run_id)
-        manifest = RunManifest.model_validate(run.manifest)
+        manifest = stored_manifest(run)
         local_paths(manifest, settings.models_dir)  # a local model is read again from model.path
         out = output_dir(settings.runs_dir, run.id, manifest.output.output_dir)
         items = await load_items(engine, record.target)

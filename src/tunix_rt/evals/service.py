@@ -27,7 +27,7 @@ from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import RunManifest
 from tunix_rt.runs.paths import EVALUATION_LOG_FILE, evaluation_dir
 from tunix_rt.runs.schema import RunRecord
-from tunix_rt.runs.service import checkpoint_missing
+from tunix_rt.runs.service import checkpoint_missing, stored_manifest
 from tunix_rt.traces.schema import ReasoningTrace, TraceStep
 from tunix_rt.traces.store import create_traces
 
@@ -60,7 +60,7 @@ async def submit(
     check_evaluable(run)
     require_training_stack()
     target = await pin(engine, options)
-    manifest = RunManifest.model_validate(run.manifest)
+    manifest = stored_manifest(run)
     evaluation_id = await store.create_evaluation(
         engine,
         run_id=run_id,

@@ -13,7 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tunix_rt.datasets.store import require_dataset
-from tunix_rt.errors import ConflictError, InvalidInputError, NotFoundError
+from tunix_rt.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    describe_validation_error,
+)
 from tunix_rt.evals.targets import first_without_expected_answer
 from tunix_rt.runs import store
 from tunix_rt.runs.availability import require_training_stack
@@ -66,6 +71,18 @@ def parse_manifest(text: str) -> RunManifest:
         ) from None
 
 
+def stored_manifest(run: RunRecord) -> RunManifest:
+    """A stored run's manifest. One that this version cannot read (written by a version with
+    fields it does not know, or edited in the database) is a 409 naming the run and the field."""
+    try:
+        return RunManifest.model_validate(run.manifest)
+    except ValidationError as exc:
+        raise ConflictError(
+            f"run {run.id}: its stored manifest is not one this version reads "
+            f"({describe_validation_error(exc)})"
+        ) from None
+
+
 def manifest_of(request: RunRequest) -> RunManifest:
     if request.manifest_yaml is not None:
         return parse_manifest(request.manifest_yaml)
@@ -110,7 +127,7 @@ async def source_run_dir(
     reason = checkpoint_missing(run)
     if reason is not None:
         raise ConflictError(f"model.init_from_run: run {run_id} cannot be started from: {reason}")
-    source = RunManifest.model_validate(run.manifest)
+    source = stored_manifest(run)
     try:
         local_paths(source, settings.models_dir)
     except InvalidInputError as exc:
@@ -279,7 +296,7 @@ async def run_rollouts(
     and every step that did; none for an SFT run. 404 for an unknown run or a step that
     stored none."""
     run = await store.get_run(conn, run_id)
-    manifest = RunManifest.model_validate(run.manifest)
+    manifest = stored_manifest(run)
     path = output_dir(runs_dir, run_id, manifest.output.output_dir) / ROLLOUTS_FILE
     by_step = await asyncio.to_thread(_read_rollouts, path)
     steps = sorted(by_step)

@@ -40,7 +40,7 @@ from tunix_rt.runs.paths import (
     run_dir,
 )
 from tunix_rt.runs.schema import MetricPoint, RunStatus
-from tunix_rt.runs.service import check_manifest, local_paths, source_run_dir
+from tunix_rt.runs.service import check_manifest, local_paths, source_run_dir, stored_manifest
 from tunix_rt.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ async def execute_run(
             record = await store.get_run(conn, run_id)
         # Checked again here: the paths' symlinks, or TUNIX_RT_MODELS_DIR, may have changed
         # since the run was queued.
-        manifest = local_paths(RunManifest.model_validate(record.manifest), settings.models_dir)
+        manifest = local_paths(stored_manifest(record), settings.models_dir)
         folder = run_dir(settings.runs_dir, run_id)
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_file(folder / MANIFEST_FILE) as manifest_file:

@@ -21,7 +21,7 @@ from tunix_rt.datasets.store import list_datasets
 from tunix_rt.evals import store as evals_store
 from tunix_rt.runs import jobs, logs, store
 from tunix_rt.runs import service as runs_service
-from tunix_rt.runs.manifest import PREFERENCE_MODES, RunManifest
+from tunix_rt.runs.manifest import PREFERENCE_MODES
 from tunix_rt.runs.schema import FINISHED, Rollout, RolloutSample, RunCurves, RunRecord, RunStatus
 from tunix_rt.web.charts import Series, line_chart
 from tunix_rt.web.forms import read_form
@@ -73,7 +73,7 @@ def rollout_groups(rollouts: Sequence[Rollout]) -> list[RolloutGroup]:
 
 def reward_weights(run: RunRecord) -> list[tuple[str, float]]:
     """A GRPO run's rewards in its manifest's order, with their weights."""
-    rewards = RunManifest.model_validate(run.manifest).resolved().rewards or []
+    rewards = runs_service.stored_manifest(run).resolved().rewards or []
     return [(reward.name, reward.weight) for reward in rewards]
 
 
