@@ -70,8 +70,9 @@ COMMANDS: dict[str, Entry] = {
         "`arithmetic`: generate arithmetic traces, build a dataset, train the tiny model on\n"
         "this machine, and evaluate it and its untrained start on held-out two- and\n"
         "three-digit additions and subtractions (arithmetic-add-sub-v1). `grpo`: train that\n"
-        "run further with GRPO on the same prompts, rewarded by their known answers, and\n"
-        "evaluate it against the run it started from. Prints the scorecard. Ctrl-C cancels.",
+        "run further with GRPO on fresh problems, rewarded by their known answers, and\n"
+        "evaluate it against the run it started from on arithmetic-add-sub-2k-v1. Prints the\n"
+        "scorecard. Ctrl-C cancels.",
     ),
     "db": Entry("server", "db_app", True, "Database schema and backups."),
     "traces": Entry("traces", "traces_app", True, "Import, browse and export traces."),

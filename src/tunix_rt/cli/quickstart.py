@@ -34,7 +34,12 @@ def quickstart_(
     recipe: Annotated[Literal["arithmetic", "grpo"], typer.Argument(help="The recipe to run")],
     steps: Annotated[int | None, typer.Option(min=1, help=f"Training steps {_STEPS}")] = None,
     traces: Annotated[
-        int, typer.Option(min=40, max=1_000_000, help="arithmetic: training traces to generate")
+        int,
+        typer.Option(
+            min=40,
+            max=1_000_000,
+            help="Problems to generate: arithmetic's training traces, grpo's prompts",
+        ),
     ] = quickstart.Recipe.traces,
     max_minutes: Annotated[
         float | None,
@@ -51,8 +56,9 @@ def quickstart_(
     """`arithmetic`: generate arithmetic traces, build a dataset, train the tiny model on
     this machine, and evaluate it and its untrained start on held-out two- and
     three-digit additions and subtractions (arithmetic-add-sub-v1). `grpo`: train that
-    run further with GRPO on the same prompts, rewarded by their known answers, and
-    evaluate it against the run it started from. Prints the scorecard. Ctrl-C cancels."""
+    run further with GRPO on fresh problems, rewarded by their known answers, and
+    evaluate it against the run it started from on arithmetic-add-sub-2k-v1. Prints the
+    scorecard. Ctrl-C cancels."""
     from tunix_rt.cli.evals import EXIT_GATE, finish
 
     with domain_errors():
@@ -62,7 +68,7 @@ def quickstart_(
     started = time.perf_counter()
     if recipe == "grpo":
         parsed = None if from_run is None else parse_id(from_run, "run")
-        record = _grpo(steps, max_minutes, parsed)
+        record = _grpo(steps, traces, max_minutes, parsed)
     else:
         if from_run is not None:
             raise fail("--from-run: only the grpo recipe starts from a run")
@@ -79,7 +85,6 @@ def quickstart_(
 def _arithmetic(steps: int | None, traces: int, max_minutes: float | None) -> EvaluationRecord:
     from tunix_rt.cli.evals import run_foreground
     from tunix_rt.cli.runs import train_foreground
-    from tunix_rt.settings import get_settings
 
     defaults = quickstart.Recipe()
     plan = quickstart.Recipe(
@@ -88,16 +93,8 @@ def _arithmetic(steps: int | None, traces: int, max_minutes: float | None) -> Ev
         max_minutes=max_minutes or defaults.max_minutes,
     )
 
-    from tunix_rt.datasets.builder import build_dataset
-
     async def main(engine: AsyncEngine) -> tuple[str, EvaluationRecord | None]:
-        added = await quickstart.store_traces(engine, plan)
-        err.print(f"traces: {added:,} added ({quickstart.COLLECTION})", highlight=False)
-        if not await quickstart.dataset_exists(engine, plan.dataset_key):
-            built = await build_dataset(
-                engine, get_settings().data_dir, quickstart.dataset_request(plan)
-            )
-            err.print(f"dataset {built.dataset_key}: {built.trace_count:,} traces", highlight=False)
+        await _store(engine, plan.mix)
         manifest = quickstart.manifest(plan, output_dir="model")
         run_id, status = await train_foreground(engine, manifest)
         if status != "succeeded":
@@ -108,7 +105,7 @@ def _arithmetic(steps: int | None, traces: int, max_minutes: float | None) -> Ev
 
 
 def _grpo(
-    steps: int | None, max_minutes: float | None, from_run: uuid.UUID | None
+    steps: int | None, prompts: int, max_minutes: float | None, from_run: uuid.UUID | None
 ) -> EvaluationRecord:
     from tunix_rt.cli.evals import run_foreground
     from tunix_rt.cli.runs import train_foreground
@@ -116,29 +113,46 @@ def _grpo(
 
     defaults = quickstart.GrpoRecipe()
     plan = quickstart.GrpoRecipe(
-        steps=steps or defaults.steps, max_minutes=max_minutes or defaults.max_minutes
+        prompts=prompts,
+        steps=steps or defaults.steps,
+        max_minutes=max_minutes or defaults.max_minutes,
     )
 
     async def main(engine: AsyncEngine) -> tuple[str, EvaluationRecord | None]:
-        if from_run is None:
-            found = await quickstart.newest_run_to_start_from(engine)
-            if found is None:
+        start = from_run
+        if start is None:
+            start = await quickstart.newest_run_to_start_from(engine)
+            if start is None:
                 raise fail(
                     "--from-run: no succeeded arithmetic quickstart run to start from "
                     "(run `tunix-rt quickstart arithmetic` first)"
                 )
-            start, key = found
         else:
             async with engine.connect() as conn:
-                start, key = from_run, (await store.get_run(conn, from_run)).dataset_key
-        err.print(f"grpo from run {start} on {key}", highlight=False)
-        manifest = quickstart.grpo_manifest(plan, start, key, output_dir="model")
+                await store.get_run(conn, start)  # a run that does not exist: its error
+        await _store(engine, plan.mix)
+        err.print(f"grpo from run {start} on {plan.mix.dataset_key}", highlight=False)
+        manifest = quickstart.grpo_manifest(plan, start, output_dir="model")
         run_id, status = await train_foreground(engine, manifest)
         if status != "succeeded":
             return status, None
-        return status, await run_foreground(engine, run_id, quickstart.evaluation())
+        evaluation = quickstart.evaluation(quickstart.GRPO_EVAL_SET)
+        return status, await run_foreground(engine, run_id, evaluation)
 
     return _finished(run(main))
+
+
+async def _store(engine: AsyncEngine, mix: quickstart.TraceMix) -> None:
+    """The mix's traces that are not stored yet, and its dataset unless it exists."""
+    from tunix_rt.datasets.builder import build_dataset
+    from tunix_rt.settings import get_settings
+
+    added = await quickstart.store_traces(engine, mix)
+    err.print(f"traces: {added:,} added ({mix.collection})", highlight=False)
+    if not await quickstart.dataset_exists(engine, mix.dataset_key):
+        request = quickstart.dataset_request(mix)
+        built = await build_dataset(engine, get_settings().data_dir, request)
+        err.print(f"dataset {built.dataset_key}: {built.trace_count:,} traces", highlight=False)
 
 
 def _finished(outcome: tuple[str, EvaluationRecord | None]) -> EvaluationRecord:
