@@ -34,13 +34,15 @@ def quickstart_(
     recipe: Annotated[Literal["arithmetic", "grpo"], typer.Argument(help="The recipe to run")],
     steps: Annotated[int | None, typer.Option(min=1, help=f"Training steps {_STEPS}")] = None,
     traces: Annotated[
-        int,
+        int | None,
         typer.Option(
             min=40,
             max=1_000_000,
-            help="Problems to generate: arithmetic's training traces, grpo's prompts",
+            help="Problems to generate: arithmetic's training traces [default: "
+            f"{quickstart.Recipe.traces}], grpo's prompts "
+            f"[default: {quickstart.GrpoRecipe.prompts}]",
         ),
-    ] = quickstart.Recipe.traces,
+    ] = None,
     max_minutes: Annotated[
         float | None,
         typer.Option(min=0.1, help=f"Stop training after this long, whatever the step {_MINUTES}"),
@@ -82,14 +84,16 @@ def quickstart_(
         raise typer.Exit(EXIT_GATE)
 
 
-def _arithmetic(steps: int | None, traces: int, max_minutes: float | None) -> EvaluationRecord:
+def _arithmetic(
+    steps: int | None, traces: int | None, max_minutes: float | None
+) -> EvaluationRecord:
     from tunix_rt.cli.evals import run_foreground
     from tunix_rt.cli.runs import train_foreground
 
     defaults = quickstart.Recipe()
     plan = quickstart.Recipe(
         steps=steps or defaults.steps,
-        traces=traces,
+        traces=traces or defaults.traces,
         max_minutes=max_minutes or defaults.max_minutes,
     )
 
@@ -105,7 +109,7 @@ def _arithmetic(steps: int | None, traces: int, max_minutes: float | None) -> Ev
 
 
 def _grpo(
-    steps: int | None, prompts: int, max_minutes: float | None, from_run: uuid.UUID | None
+    steps: int | None, prompts: int | None, max_minutes: float | None, from_run: uuid.UUID | None
 ) -> EvaluationRecord:
     from tunix_rt.cli.evals import run_foreground
     from tunix_rt.cli.runs import train_foreground
@@ -113,7 +117,7 @@ def _grpo(
 
     defaults = quickstart.GrpoRecipe()
     plan = quickstart.GrpoRecipe(
-        prompts=prompts,
+        prompts=prompts or defaults.prompts,
         steps=steps or defaults.steps,
         max_minutes=max_minutes or defaults.max_minutes,
     )
@@ -129,7 +133,7 @@ def _grpo(
                 )
         else:
             async with engine.connect() as conn:
-                await store.get_run(conn, start)  # a run that does not exist: its error
+                await store.require_run(conn, start)  # a run that does not exist: 404
         await _store(engine, plan.mix)
         err.print(f"grpo from run {start} on {plan.mix.dataset_key}", highlight=False)
         manifest = quickstart.grpo_manifest(plan, start, output_dir="model")
