@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tunix_rt import quickstart
 from tunix_rt.evals.evalsets import get_eval_set, iter_eval_set
@@ -67,3 +70,11 @@ def test_grpo_prompts_are_fresh_problems_weighted_to_the_hard_cells() -> None:
     }
     evaluation = quickstart.evaluation(quickstart.GRPO_EVAL_SET)
     assert evaluation.base and evaluation.evalset == "arithmetic-add-sub-2k-v1"
+
+
+async def test_prepare_stores_and_builds_once(engine: AsyncEngine, tmp_path: Path) -> None:
+    mix = quickstart.GrpoRecipe(prompts=60).mix
+    first = await quickstart.prepare(engine, tmp_path, mix)
+    assert first == quickstart.Prepared(60, "quickstart-grpo-prompts-n60-s101", 60)
+    again = await quickstart.prepare(engine, tmp_path, mix)
+    assert again == quickstart.Prepared(0, "quickstart-grpo-prompts-n60-s101", None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunix_rt.datasets.schema import DatasetBuildRequest, DatasetFilters
@@ -158,6 +159,28 @@ async def dataset_exists(engine: AsyncEngine, key: str) -> bool:
 
     async with engine.connect() as conn:
         return await store.dataset_exists(conn, key)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What `prepare` did: traces added, and the dataset's trace count when it built it
+    (None when the dataset existed already)."""
+
+    traces_added: int
+    dataset_key: str
+    dataset_traces: int | None
+
+
+async def prepare(engine: AsyncEngine, data_dir: Path, mix: TraceMix) -> Prepared:
+    """Store the mix's traces that are not stored yet, and build its dataset unless it
+    exists: running a recipe twice stores and builds nothing the second time."""
+    from tunix_rt.datasets.builder import build_dataset
+
+    added = await store_traces(engine, mix)
+    if await dataset_exists(engine, mix.dataset_key):
+        return Prepared(added, mix.dataset_key, None)
+    built = await build_dataset(engine, data_dir, dataset_request(mix))
+    return Prepared(added, built.dataset_key, built.trace_count)
 
 
 def dataset_request(mix: TraceMix) -> DatasetBuildRequest:

@@ -147,16 +147,12 @@ def _grpo(
 
 
 async def _store(engine: AsyncEngine, mix: quickstart.TraceMix) -> None:
-    """The mix's traces that are not stored yet, and its dataset unless it exists."""
-    from tunix_rt.datasets.builder import build_dataset
     from tunix_rt.settings import get_settings
 
-    added = await quickstart.store_traces(engine, mix)
-    err.print(f"traces: {added:,} added ({mix.collection})", highlight=False)
-    if not await quickstart.dataset_exists(engine, mix.dataset_key):
-        request = quickstart.dataset_request(mix)
-        built = await build_dataset(engine, get_settings().data_dir, request)
-        err.print(f"dataset {built.dataset_key}: {built.trace_count:,} traces", highlight=False)
+    done = await quickstart.prepare(engine, get_settings().data_dir, mix)
+    err.print(f"traces: {done.traces_added:,} added ({mix.collection})", highlight=False)
+    if done.dataset_traces is not None:
+        err.print(f"dataset {done.dataset_key}: {done.dataset_traces:,} traces", highlight=False)
 
 
 def _finished(outcome: tuple[str, EvaluationRecord | None]) -> EvaluationRecord:
