@@ -74,7 +74,7 @@ def test_grpo_prompts_are_fresh_problems_weighted_to_the_hard_cells() -> None:
 
 async def test_prepare_stores_and_builds_once(engine: AsyncEngine, tmp_path: Path) -> None:
     mix = quickstart.GrpoRecipe(prompts=60).mix
-    first = await quickstart.prepare(engine, tmp_path, mix)
-    assert first == quickstart.Prepared(60, "quickstart-grpo-prompts-n60-s101", 60)
-    again = await quickstart.prepare(engine, tmp_path, mix)
-    assert again == quickstart.Prepared(0, "quickstart-grpo-prompts-n60-s101", None)
+    assert mix.dataset_key == "quickstart-grpo-prompts-n60-s101"
+    assert await quickstart.prepare(engine, tmp_path, mix) == quickstart.Prepared(60, 60)
+    assert await quickstart.prepare(engine, tmp_path, mix) == quickstart.Prepared(0, None)
+    assert await quickstart.dataset_exists(engine, mix.dataset_key)

@@ -163,11 +163,10 @@ async def dataset_exists(engine: AsyncEngine, key: str) -> bool:
 
 @dataclass(frozen=True)
 class Prepared:
-    """What `prepare` did: traces added, and the dataset's trace count when it built it
-    (None when the dataset existed already)."""
+    """What `prepare` did: traces added, and the trace count of the mix's dataset when it built
+    it (None when the dataset existed already)."""
 
     traces_added: int
-    dataset_key: str
     dataset_traces: int | None
 
 
@@ -178,9 +177,9 @@ async def prepare(engine: AsyncEngine, data_dir: Path, mix: TraceMix) -> Prepare
 
     added = await store_traces(engine, mix)
     if await dataset_exists(engine, mix.dataset_key):
-        return Prepared(added, mix.dataset_key, None)
+        return Prepared(added, None)
     built = await build_dataset(engine, data_dir, dataset_request(mix))
-    return Prepared(added, built.dataset_key, built.trace_count)
+    return Prepared(added, built.trace_count)
 
 
 def dataset_request(mix: TraceMix) -> DatasetBuildRequest:

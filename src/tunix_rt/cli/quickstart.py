@@ -152,7 +152,7 @@ async def _store(engine: AsyncEngine, mix: quickstart.TraceMix) -> None:
     done = await quickstart.prepare(engine, get_settings().data_dir, mix)
     err.print(f"traces: {done.traces_added:,} added ({mix.collection})", highlight=False)
     if done.dataset_traces is not None:
-        err.print(f"dataset {done.dataset_key}: {done.dataset_traces:,} traces", highlight=False)
+        err.print(f"dataset {mix.dataset_key}: {done.dataset_traces:,} traces", highlight=False)
 
 
 def _finished(outcome: tuple[str, EvaluationRecord | None]) -> EvaluationRecord:
