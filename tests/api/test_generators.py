@@ -243,6 +243,12 @@ async def test_generic_generate_uses_params(client: httpx.AsyncClient) -> None:
             ["body", "params", "operation"],
             "div",
         ),
+        (
+            "arithmetic",
+            {"count": 1, "params": {"operation": "mul", "difficulty": "hard"}},
+            ["body", "params", "difficulty"],
+            "not operation mul",
+        ),
         ("arithmetic", {"count": 1, "params": {"colour": "red"}}, ["body", "params"], "colour"),
         ("high-card-duel", {"count": 1, "params": {"x": 1}}, ["body", "params"], "none"),
         ("high-card-duel", {"count": 5, "seed": 1_000_000}, ["body", "seed"], "reserved"),

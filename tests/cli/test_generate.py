@@ -52,6 +52,12 @@ def db(database_url: str) -> str:
             {"digits": 4, "operation": "mul"},
         ),
         (
+            ["arithmetic", "--digits", "2", "--operation", "sub", "--difficulty", "hard"],
+            "arithmetic",
+            "arithmetic",
+            {"digits": 2, "operation": "sub", "difficulty": "hard"},
+        ),
+        (
             ["comparison-chain", "--people", "6", "--question", "least"],
             "comparison-chain",
             "comparison_chain",
@@ -117,6 +123,10 @@ def test_the_same_seed_writes_the_same_bytes(sqlite_url: str, tmp_path: Path) ->
         (["arithmetic", "--digits", "11"], "error: digits must be between 1 and 10, got 11"),
         (["arithmetic", "--digits", "0", "-o", "-"], "digits must be between 1 and 10, got 0"),
         (["arithmetic", "--operation", "div"], "operation must be one of add, sub, mul, mixed"),
+        (
+            ["arithmetic", "--operation", "mul", "--difficulty", "hard"],
+            "error: difficulty hard is for addition and subtraction, not operation mul",
+        ),
         (["comparison-chain", "--people", "9"], "people must be between 3 and 8, got 9"),
         (["comparison-chain", "--question", "tallest"], "question must be one of"),
         (["high-card-duel", "--seed", "999999"], "reserved for eval sets"),

@@ -78,9 +78,36 @@ def check_addition(a: int, b: int, steps: list[tuple[str, str]], result: int) ->
     assert int(reading[1]) == a + b == result
 
 
+def check_comparison(a: int, b: int, line: str) -> None:
+    """The comparison step says which operand is the smaller, and shows why."""
+    verdict = f"so {a} is smaller than {b}." if a < b else f"so {a} is larger than {b}."
+    if a == b:
+        verdict = f"so {a} equals {b}."
+    assert line.endswith(verdict), line
+    if len(str(a)) != len(str(b)):
+        digits = "digit" if len(str(a)) == 1 else "digits"
+        assert line == (
+            f"Compare {a} and {b}: {a} has {len(str(a))} {digits} and {b} has {len(str(b))}, "
+            + verdict
+        )
+        return
+    places = line.removeprefix(f"Compare {a} and {b} from the highest place: ")
+    shown = places.removesuffix(", " + verdict).split(", ")
+    width = len(str(a))
+    for position, part in enumerate(shown):
+        x, y = str(a)[position], str(b)[position]
+        sign = "=" if x == y else ("<" if x < y else ">")
+        assert part == f"{place_name(width - 1 - position).lower()} {x} {sign} {y}"
+    differing = [i for i in range(width) if str(a)[i] != str(b)[i]]
+    assert len(shown) == (differing[0] + 1 if differing else width)  # stops where they differ
+
+
 def check_subtraction(a: int, b: int, steps: list[tuple[str, str]], result: int) -> None:
     negative = a < b
     top_value, bottom_value = (b, a) if negative else (a, b)
+    if steps[0][0] == "comparison":
+        check_comparison(a, b, steps[0][1])
+        steps = steps[1:]
     assert steps[0][0] == "setup"
     assert (f"compute {b} - {a}" in steps[0][1]) == negative
     columns = [c for k, c in steps if k == "column"]
@@ -225,6 +252,65 @@ def test_edge_operands(a: int, b: int) -> None:
         CHECKERS[operation](a, b, steps, result)
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "line"),
+    [
+        (
+            509,
+            526,
+            "Compare 509 and 526 from the highest place: hundreds 5 = 5, tens 0 < 2, "
+            "so 509 is smaller than 526.",
+        ),
+        (
+            955,
+            953,
+            "Compare 955 and 953 from the highest place: hundreds 9 = 9, tens 5 = 5, "
+            "ones 5 > 3, so 955 is larger than 953.",
+        ),
+        (
+            72,
+            72,
+            "Compare 72 and 72 from the highest place: tens 7 = 7, ones 2 = 2, so 72 equals 72.",
+        ),
+        (7, 1000, "Compare 7 and 1000: 7 has 1 digit and 1000 has 4, so 7 is smaller than 1000."),
+        (
+            1000,
+            99,
+            "Compare 1000 and 99: 1000 has 4 digits and 99 has 2, so 1000 is larger than 99.",
+        ),
+    ],
+)
+def test_a_worked_comparison_comes_first(a: int, b: int, line: str) -> None:
+    steps, result = solve("sub", a, b, compare_first=True)
+    assert steps[0] == ("comparison", line)
+    check_subtraction(a, b, steps, result)
+    stated, _ = solve("sub", a, b)
+    assert stated == steps[1:]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=0, max_value=10**12))
+def test_a_worked_comparison_is_right_for_any_operands(a: int, b: int) -> None:
+    steps, _ = solve("sub", a, b, compare_first=True)
+    check_comparison(a, b, steps[0][1])
+
+
+def test_generated_subtractions_work_out_the_comparison_when_asked() -> None:
+    worked = list(generate_arithmetic(200, 3, digits=3, operation="mixed", comparison="worked"))
+    stated = list(generate_arithmetic(200, 3, digits=3, operation="mixed"))
+    for trace, plain in zip(worked, stated, strict=True):
+        check_trace(trace)
+        meta = trace.meta or {}
+        assert trace.prompt == plain.prompt and trace.final_answer == plain.final_answer
+        if meta["operation"] == "sub":
+            assert meta["comparison"] == "worked"
+            assert trace.steps[0].type == "comparison"
+            assert [s.content for s in trace.steps[1:]] == [s.content for s in plain.steps]
+        else:
+            assert "comparison" not in meta
+            assert trace == plain
+
+
 def test_item_does_not_depend_on_count_and_seeds_matter() -> None:
     short = [t.model_dump_json().encode() for t in generate_arithmetic(5, 11, digits=4)]
     long = [t.model_dump_json().encode() for t in generate_arithmetic(50, 11, digits=4)]
@@ -250,8 +336,61 @@ def test_held_out_share_is_about_a_tenth() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"digits": 0}, {"digits": MAX_DIGITS + 1}, {"digits": "3"}, {"operation": "div"}],
+    [
+        {"digits": 0},
+        {"digits": MAX_DIGITS + 1},
+        {"digits": "3"},
+        {"operation": "div"},
+        {"difficulty": "easy"},
+        {"operation": "mul", "difficulty": "hard"},
+        {"comparison": "implicit"},
+    ],
 )
 def test_bad_params(kwargs: dict[str, object]) -> None:
     with pytest.raises(GeneratorError):
         generate_arithmetic(1, 0, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("operation", ["add", "sub"])
+@pytest.mark.parametrize("digits", range(1, MAX_DIGITS + 1))
+def test_hard_problems_are_correct_and_never_held_out(operation: str, digits: int) -> None:
+    for trace in generate_arithmetic(200, 5, digits=digits, operation=operation, difficulty="hard"):
+        check_trace(trace)
+        meta = trace.meta or {}
+        assert meta["difficulty"] == "hard"
+        assert not is_held_out(operation, *meta["operands"])  # type: ignore[arg-type]
+
+
+def boundary_share(operation: str, difficulty: str) -> float:
+    """The share of columns at the carry / borrow boundary over 3-digit problems."""
+    at, columns = 0, 0
+    for trace in generate_arithmetic(
+        2_000, 9, digits=3, operation=operation, difficulty=difficulty
+    ):
+        a, b = (trace.meta or {})["operands"]
+        for x, y in zip(digits_of(a), digits_of(b), strict=True):
+            at += x + y == 9 if operation == "add" else x == y
+            columns += 1
+    return at / columns
+
+
+@pytest.mark.parametrize("operation", ["add", "sub"])
+def test_hard_puts_about_half_the_columns_at_the_boundary(operation: str) -> None:
+    assert 0.08 < boundary_share(operation, "uniform") < 0.13  # one digit in ten, by chance
+    assert 0.50 < boundary_share(operation, "hard") < 0.60  # a half, plus chance on the rest
+
+
+def test_hard_subtractions_are_as_often_negative_as_positive() -> None:
+    traces = list(generate_arithmetic(2_000, 2, digits=3, operation="sub", difficulty="hard"))
+    negative = sum(t.final_answer.startswith("-") for t in traces)
+    assert 0.35 < negative / len(traces) < 0.5  # the rest: positive or, equal operands, 0
+
+
+def test_mixed_hard_draws_multiplications_as_usual() -> None:
+    traces = list(generate_arithmetic(300, 4, difficulty="hard"))
+    levels = {(t.meta or {})["operation"]: (t.meta or {}).get("difficulty") for t in traces}
+    assert levels == {"add": "hard", "sub": "hard", "mul": None}
+    uniform = [t.model_dump_json() for t in generate_arithmetic(300, 4)]
+    assert [t.model_dump_json() for t in generate_arithmetic(300, 4, difficulty="uniform")] == (
+        uniform
+    )

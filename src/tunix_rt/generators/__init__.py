@@ -186,6 +186,21 @@ GENERATORS: Mapping[str, GeneratorSpec] = MappingProxyType(
                     "add, sub, mul, or mixed (chosen per item).",
                     choices=arithmetic.OPERATION_CHOICES,
                 ),
+                ParamSpec(
+                    "difficulty",
+                    str,
+                    arithmetic.DEFAULT_DIFFICULTY,
+                    "uniform, or hard: operands at the carry / borrow boundary, column by "
+                    "column (add and sub).",
+                    choices=arithmetic.DIFFICULTIES,
+                ),
+                ParamSpec(
+                    "comparison",
+                    str,
+                    arithmetic.DEFAULT_COMPARISON,
+                    "stated, or worked: a subtraction first compares its operands place by place.",
+                    choices=arithmetic.COMPARISONS,
+                ),
             ),
         ),
         "comparison-chain": GeneratorSpec(

@@ -2,6 +2,13 @@
 
 A fixed tenth of all problems with a multi-digit operand is held out for eval sets
 (`is_held_out`): training generation never yields them, eval sets only use them.
+
+Operands are drawn uniformly (`difficulty="uniform"`), or (`"hard"`, additions and
+subtractions) with every column of the second operand sitting, one time in two, at the
+carry / borrow boundary: digits that sum to 9 in an addition (a carry into that column runs on
+into the next), equal digits in a subtraction (whether the column borrows, and which operand is
+the smaller, is decided further down). Those are the problems a trained model gets wrong most:
+a quickstart SFT run that answers 97 % of uniform held-out problems answers 87 % of hard ones.
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ MIN_DIGITS = 1
 MAX_DIGITS = 10
 DEFAULT_DIGITS = 3
 DEFAULT_OPERATION = "mixed"
+DIFFICULTIES = ("uniform", "hard")
+DEFAULT_DIFFICULTY = "uniform"
+BOUNDARY_SHARE = 0.5  # hard: the share of the second operand's columns put at the boundary
+COMPARISONS = ("stated", "worked")
+DEFAULT_COMPARISON = "stated"
 HOLDOUT_MODULUS = 10
 
 TRAIN_NAMESPACE = "arithmetic"
@@ -110,8 +122,39 @@ def addition_steps(a: int, b: int) -> tuple[Steps, int]:
     return steps, result
 
 
-def subtraction_steps(a: int, b: int) -> tuple[Steps, int]:
-    """Column subtraction with borrows; a smaller minuend gives a negative result."""
+def comparison_step(a: int, b: int) -> tuple[str, str]:
+    """Which of `a` and `b` is the smaller, worked out: an operand with fewer digits is; with as
+    many, the first place from the highest whose digits differ decides."""
+    text_a, text_b = str(a), str(b)
+    if len(text_a) != len(text_b):
+        verdict = "smaller" if len(text_a) < len(text_b) else "larger"
+        digits = "digit" if len(text_a) == 1 else "digits"
+        return (
+            "comparison",
+            f"Compare {a} and {b}: {a} has {len(text_a)} {digits} and {b} has {len(text_b)}, "
+            f"so {a} is {verdict} than {b}.",
+        )
+    places: list[str] = []
+    conclusion = f"so {a} equals {b}"
+    for position, (x, y) in enumerate(zip(text_a, text_b, strict=True)):
+        place = place_name(len(text_a) - 1 - position).lower()
+        if x == y:
+            places.append(f"{place} {x} = {y}")
+            continue
+        smaller = x < y
+        places.append(f"{place} {x} {'<' if smaller else '>'} {y}")
+        conclusion = f"so {a} is {'smaller' if smaller else 'larger'} than {b}"
+        break
+    return (
+        "comparison",
+        f"Compare {a} and {b} from the highest place: {', '.join(places)}, {conclusion}.",
+    )
+
+
+def subtraction_steps(a: int, b: int, *, compare_first: bool = False) -> tuple[Steps, int]:
+    """Column subtraction with borrows; a smaller minuend gives a negative result. Which
+    operand is the smaller decides the whole computation: the setup step states it, and with
+    `compare_first` a step before it works it out (`comparison_step`; docs/rl.md)."""
     _check_operands(a, b)
     negative = a < b
     top_value, bottom_value = (b, a) if negative else (a, b)
@@ -125,7 +168,8 @@ def subtraction_steps(a: int, b: int) -> tuple[Steps, int]:
             f"Write {a} above {b} and subtract column by column from the ones, "
             "borrowing 10 when a column would go below zero."
         )
-    steps: Steps = [("setup", setup)]
+    steps: Steps = [comparison_step(a, b)] if compare_first else []
+    steps.append(("setup", setup))
     width = len(str(top_value))
     written: list[int] = []
     borrow = 0
@@ -193,13 +237,16 @@ def multiplication_steps(a: int, b: int) -> tuple[Steps, int]:
     return steps, result
 
 
-def solve(operation: Operation, a: int, b: int) -> tuple[Steps, int]:
-    """Worked steps and the exact result of `a <operation> b`."""
+def solve(
+    operation: Operation, a: int, b: int, *, compare_first: bool = False
+) -> tuple[Steps, int]:
+    """Worked steps and the exact result of `a <operation> b` (`compare_first`: as in
+    `subtraction_steps`)."""
     check_choice("operation", operation, OPERATIONS)
     if operation == "add":
         return addition_steps(a, b)
     if operation == "sub":
-        return subtraction_steps(a, b)
+        return subtraction_steps(a, b, compare_first=compare_first)
     return multiplication_steps(a, b)
 
 
@@ -211,12 +258,21 @@ def is_held_out(operation: Operation, a: int, b: int) -> bool:
 
 
 def arithmetic_trace(
-    operation: Operation, a: int, b: int, *, seed: int, index: int, digits: int
+    operation: Operation,
+    a: int,
+    b: int,
+    *,
+    seed: int,
+    index: int,
+    digits: int,
+    difficulty: str = DEFAULT_DIFFICULTY,
+    comparison: str = DEFAULT_COMPARISON,
 ) -> ReasoningTrace:
-    """The trace for one problem."""
-    steps, result = solve(operation, a, b)
+    """The trace for one problem (`meta.difficulty` and `meta.comparison` only when they are
+    not the defaults)."""
+    steps, result = solve(operation, a, b, compare_first=comparison == "worked")
     answer = str(result)
-    meta = {
+    meta: dict[str, object] = {
         "source": "arithmetic",
         "task": "arithmetic",
         "operation": operation,
@@ -226,41 +282,92 @@ def arithmetic_trace(
         "index": index,
         "expected_answer": answer,
     }
+    if difficulty != DEFAULT_DIFFICULTY:
+        meta["difficulty"] = difficulty
+    if comparison != DEFAULT_COMPARISON and operation == "sub":
+        meta["comparison"] = comparison
     return make_trace(f"What is {a} {SYMBOLS[operation]} {b}?", steps, answer, meta)
 
 
 def draw_problem(
-    rng: random.Random, operation: str, digits: int, *, held_out: bool
+    rng: random.Random,
+    operation: str,
+    digits: int,
+    *,
+    held_out: bool,
+    difficulty: str = DEFAULT_DIFFICULTY,
 ) -> tuple[Operation, int, int]:
     """Draw a problem from the training (`held_out=False`) or eval (`True`) partition."""
     if held_out and digits < 2:
         raise GeneratorError("held-out (eval) problems need digits >= 2")
     op = rng.choice(OPERATIONS) if operation == "mixed" else cast(Operation, operation)
+    hard = difficulty == "hard" and op != "mul"
     low = 0 if digits == 1 else 10 ** (digits - 1)
     high = 10**digits - 1
     while True:
-        a, b = rng.randint(low, high), rng.randint(low, high)
+        a = rng.randint(low, high)
+        b = _boundary_operand(rng, op, a, digits) if hard else rng.randint(low, high)
+        if hard and rng.random() < 0.5:
+            a, b = b, a  # a subtraction's smaller operand is as often first as second
         if is_held_out(op, a, b) == held_out:
             return op, a, b
 
 
-def check_params(digits: int, operation: str) -> None:
-    """Raise `GeneratorError` for a digit count or operation this generator does not know."""
+def _boundary_operand(rng: random.Random, operation: Operation, a: int, digits: int) -> int:
+    """A second operand whose columns sit at the carry / borrow boundary of `a`'s, each with
+    probability BOUNDARY_SHARE: 9 minus `a`'s digit (addition), `a`'s digit (subtraction)."""
+    chosen: list[int] = []
+    for position, digit in enumerate(_digits(a, digits)[::-1]):  # leading digit first
+        at_boundary = rng.random() < BOUNDARY_SHARE
+        value = (9 - digit if operation == "add" else digit) if at_boundary else rng.randint(0, 9)
+        if position == 0 and digits > 1 and value == 0:
+            value = rng.randint(1, 9)  # keep every operand `digits` digits long
+        chosen.append(value)
+    return int("".join(str(value) for value in chosen))
+
+
+def check_params(
+    digits: int,
+    operation: str,
+    difficulty: str = DEFAULT_DIFFICULTY,
+    comparison: str = DEFAULT_COMPARISON,
+) -> None:
+    """Raise `GeneratorError` for a digit count, operation, difficulty or comparison this
+    generator does not know."""
     check_int_range("digits", digits, MIN_DIGITS, MAX_DIGITS)
     check_choice("operation", operation, OPERATION_CHOICES)
+    check_choice("difficulty", difficulty, DIFFICULTIES)
+    check_choice("comparison", comparison, COMPARISONS)
+    if difficulty == "hard" and operation == "mul":
+        raise GeneratorError(
+            "difficulty hard is for addition and subtraction, not operation mul",
+            loc=("params", "difficulty"),
+        )
 
 
 def generate_arithmetic(
-    count: int, seed: int, *, digits: int = DEFAULT_DIGITS, operation: str = DEFAULT_OPERATION
+    count: int,
+    seed: int,
+    *,
+    digits: int = DEFAULT_DIGITS,
+    operation: str = DEFAULT_OPERATION,
+    difficulty: str = DEFAULT_DIFFICULTY,
+    comparison: str = DEFAULT_COMPARISON,
 ) -> Iterator[ReasoningTrace]:
-    """`count` training problems with `digits`-digit operands; item i depends only on seed, i."""
+    """`count` training problems with `digits`-digit operands; item i depends only on seed, i
+    (and the params)."""
     check_count_seed(count, seed)
-    check_params(digits, operation)
-    return _items(count, seed, digits, operation)
+    check_params(digits, operation, difficulty, comparison)
+    return _items(count, seed, digits, operation, difficulty, comparison)
 
 
-def _items(count: int, seed: int, digits: int, operation: str) -> Iterator[ReasoningTrace]:
+def _items(
+    count: int, seed: int, digits: int, operation: str, difficulty: str, comparison: str
+) -> Iterator[ReasoningTrace]:
     for index in range(count):
         rng = item_rng(TRAIN_NAMESPACE, seed, index)
-        op, a, b = draw_problem(rng, operation, digits, held_out=False)
-        yield arithmetic_trace(op, a, b, seed=seed, index=index, digits=digits)
+        op, a, b = draw_problem(rng, operation, digits, held_out=False, difficulty=difficulty)
+        level = difficulty if op != "mul" else DEFAULT_DIFFICULTY
+        yield arithmetic_trace(
+            op, a, b, seed=seed, index=index, digits=digits, difficulty=level, comparison=comparison
+        )
