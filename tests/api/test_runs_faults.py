@@ -76,6 +76,21 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         yield Live(client, (folder / "runs").resolve(), cli_env(database_url, **env))
 
 
+def wait_until_it_catches_sigterm(pid: int, timeout: float = 120) -> None:
+    """Until process `pid` has a SIGTERM handler. Before, SIGTERM has its default action, which
+    ends even a stopped process at once: a worker frozen while it was still starting up would
+    not need the kill this test is about."""
+    deadline = time.monotonic() + timeout
+    bit = 1 << (signal.SIGTERM - 1)
+    while True:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+        if int(caught.split()[1], 16) & bit:
+            return
+        assert time.monotonic() < deadline, "the worker never set up its SIGTERM handler"
+        time.sleep(0.05)
+
+
 def test_a_worker_that_does_not_stop_is_killed_after_the_grace_period(live: Live) -> None:
     """A worker frozen before its first step (SIGSTOP: SIGTERM stays pending, as with a step
     stuck in native code) cannot stop at its next step nor see the cancel in the database:
@@ -83,6 +98,7 @@ def test_a_worker_that_does_not_stop_is_killed_after_the_grace_period(live: Live
     client = live.client
     run_id = start(client, max_steps=100_000)
     pid = wait_for_pid(client, run_id)
+    wait_until_it_catches_sigterm(pid)
     os.kill(pid, signal.SIGSTOP)
     try:
         asked = time.monotonic()
