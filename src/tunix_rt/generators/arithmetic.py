@@ -282,7 +282,7 @@ def arithmetic_trace(
         "index": index,
         "expected_answer": answer,
     }
-    if difficulty != DEFAULT_DIFFICULTY:
+    if difficulty != DEFAULT_DIFFICULTY and operation != "mul":  # mul is drawn uniformly
         meta["difficulty"] = difficulty
     if comparison != DEFAULT_COMPARISON and operation == "sub":
         meta["comparison"] = comparison
@@ -317,7 +317,7 @@ def _boundary_operand(rng: random.Random, operation: Operation, a: int, digits: 
     """A second operand whose columns sit at the carry / borrow boundary of `a`'s, each with
     probability BOUNDARY_SHARE: 9 minus `a`'s digit (addition), `a`'s digit (subtraction)."""
     chosen: list[int] = []
-    for position, digit in enumerate(_digits(a, digits)[::-1]):  # leading digit first
+    for position, digit in enumerate(int(ch) for ch in str(a).rjust(digits, "0")):
         at_boundary = rng.random() < BOUNDARY_SHARE
         value = (9 - digit if operation == "add" else digit) if at_boundary else rng.randint(0, 9)
         if position == 0 and digits > 1 and value == 0:
@@ -367,7 +367,13 @@ def _items(
     for index in range(count):
         rng = item_rng(TRAIN_NAMESPACE, seed, index)
         op, a, b = draw_problem(rng, operation, digits, held_out=False, difficulty=difficulty)
-        level = difficulty if op != "mul" else DEFAULT_DIFFICULTY
         yield arithmetic_trace(
-            op, a, b, seed=seed, index=index, digits=digits, difficulty=level, comparison=comparison
+            op,
+            a,
+            b,
+            seed=seed,
+            index=index,
+            digits=digits,
+            difficulty=difficulty,
+            comparison=comparison,
         )
