@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from conftest import BACKENDS, POSTGRES_URL, reset_postgres
 from helpers.runs import (
     FINAL,
     alive,
@@ -55,10 +56,18 @@ class Live:
     env: dict[str, str]  # for `tunix-rt` commands on the same database and runs folder
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    folder = tmp_path_factory.mktemp("faults")
-    database_url = f"sqlite+aiosqlite:///{folder / 'tunix_rt.db'}"
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """The server on SQLite, and on PostgreSQL when TUNIX_RT_TEST_POSTGRES_URL names one."""
+    folder = tmp_path_factory.mktemp(f"faults-{request.param}")
+    if request.param == "sqlite":
+        database_url = f"sqlite+aiosqlite:///{folder / 'tunix_rt.db'}"
+    else:
+        assert POSTGRES_URL is not None
+        asyncio.run(reset_postgres(POSTGRES_URL))
+        database_url = POSTGRES_URL
     env = {
         "TUNIX_RT_RUNS_DIR": str(folder / "runs"),
         "TUNIX_RT_DATA_DIR": str(folder / "data"),
