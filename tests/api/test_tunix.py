@@ -8,9 +8,12 @@ import uuid
 import httpx
 import pytest
 import yaml
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helpers.factories import make_trace
+from tunix_rt.runs import store as runs_store
 from tunix_rt.runs.manifest import RunManifest
+from tunix_rt.runs.schema import RunStatus
 
 
 async def _dataset(client: httpx.AsyncClient) -> list[str]:
@@ -187,3 +190,84 @@ def test_run_manifest_refuses_bad_files(text: str) -> None:
 
     with pytest.raises(ValidationError):
         RunManifest.from_yaml(text)
+
+
+async def _run(engine: AsyncEngine, status: RunStatus) -> str:
+    sft = RunManifest.model_validate(
+        {
+            "model": {"model_id": "tunix-rt/tiny"},
+            "dataset": {"key": "sft-v1"},
+            "output": {"output_dir": "o"},
+        }
+    )
+    manifest = sft.model_dump(mode="json")
+    return str(
+        await runs_store.create_run(engine, dataset_key="sft-v1", manifest=manifest, status=status)
+    )
+
+
+async def test_a_grpo_manifest_starts_from_a_run_and_shows_what_to_tune(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await _dataset(client)
+    run_id = await _run(engine, "succeeded")
+    body = {"dataset_key": "sft-v1", "model_id": "tunix-rt/tiny", "output_dir": "grpo"}
+    response = await client.post(
+        "/api/tunix/sft/manifest", json=body | {"mode": "grpo", "init_from_run": run_id}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["format"] == "tunix_sft"
+    text = response.json()["manifest_yaml"]
+    loaded = yaml.safe_load(text)
+    assert (loaded["mode"], loaded["model"]) == (
+        "grpo",
+        {"model_id": "tunix-rt/tiny", "init_from_run": run_id},
+    )
+    assert loaded["training"] == {  # GRPO's own rate and epochs
+        "learning_rate": 3e-5,
+        "num_epochs": 1,
+        "batch_size": 8,
+        "max_seq_length": 2048,
+    }
+    assert loaded["grpo"]["num_generations"] == 4 and loaded["grpo"]["beta"] == 0.04
+    assert loaded["rewards"] == [
+        {"name": "answer", "weight": 1.0},
+        {"name": "steps", "weight": 0.5},
+        {"name": "format", "weight": 0.2},
+    ]
+    assert RunManifest.from_yaml(text).to_yaml() == text
+
+    dpo = await client.post(
+        "/api/tunix/sft/manifest", json=body | {"mode": "dpo", "init_from_run": run_id}
+    )
+    assert dpo.status_code == 201, dpo.text
+    assert dpo.json()["format"] == "preference"
+    assert yaml.safe_load(dpo.json()["manifest_yaml"])["dataset"] == {
+        "key": "sft-v1",
+        "format": "preference",
+        "path": "datasets/sft-v1/preference.jsonl",
+    }
+
+
+async def test_a_manifest_refuses_a_run_it_cannot_start_from(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    await _dataset(client)
+    queued = await _run(engine, "queued")
+    body = {"dataset_key": "sft-v1", "model_id": "tunix-rt/tiny", "output_dir": "o"}
+    response = await client.post(
+        "/api/tunix/sft/manifest", json=body | {"mode": "grpo", "init_from_run": queued}
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"] == (
+        f"model.init_from_run: run {queued} cannot be started from: it is queued and has no "
+        "checkpoint yet"
+    )
+    missing = str(uuid.uuid4())
+    response = await client.post(
+        "/api/tunix/sft/manifest", json=body | {"mode": "orpo", "init_from_run": missing}
+    )
+    assert response.status_code == 404, response.text
+    sft = await client.post("/api/tunix/sft/manifest", json=body | {"init_from_run": queued})
+    assert sft.status_code == 422, sft.text
+    assert "init_from_run is only used with mode grpo, dpo or orpo" in sft.text

@@ -95,6 +95,11 @@ def test_build_export_manifest_round(database_url: str, tmp_path: Path) -> None:
     }
     assert loaded["output"] == {"output_dir": "cli-v1"}
 
+    orpo = tunix_rt(database_url, data, "manifest", "cli-v1", "--model-id", "m", "--mode", "orpo")
+    assert orpo.returncode == 0, orpo.stderr
+    loaded = yaml.safe_load(orpo.stdout)
+    assert (loaded["mode"], loaded["dataset"]["format"]) == ("orpo", "preference")
+
 
 def test_cli_errors_are_one_line(database_url: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
@@ -107,6 +112,11 @@ def test_cli_errors_are_one_line(database_url: str, tmp_path: Path) -> None:
         (["export", "nope-1", "-o", "-"], "error: dataset nope-1 not found"),
         (["manifest", "nope-1", "--model-id", "m"], "error: dataset nope-1 not found"),
         (["manifest", "x-1", "--model-id", "m", "--output-dir", "../out"], "must stay inside"),
+        (["manifest", "x-1", "--model-id", "m", "--init-from-run", "7"], "'7' is not a run id"),
+        (
+            ["manifest", "x-1", "--model-id", "m", "--init-from-run", str(uuid.UUID(int=7))],
+            "error: init_from_run is only used with mode grpo, dpo or orpo",
+        ),
     ]
     for args, message in cases:
         result = tunix_rt(database_url, data, *args)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from tunix_rt.cli.common import atomic_output, err, fail, run_read
-from tunix_rt.runs.manifest import hyperparameter_defaults
+from tunix_rt.cli.common import atomic_output, err, fail, parse_id, run_read
+from tunix_rt.runs.manifest import GRPO_TRAINING_DEFAULTS, hyperparameter_defaults
 
 app = typer.Typer()
 
@@ -18,6 +18,8 @@ _MODEL_DEFAULT = (
     f"[default: the tiny model's: rate {_TINY_RATE}, {_TINY['num_epochs']} epochs, "
     f"batch {_TINY['batch_size']}, {_TINY['max_seq_length']} tokens]"
 )
+_POLICY_RATE = f"{GRPO_TRAINING_DEFAULTS['tiny']['learning_rate']:.0e}".replace("e-0", "e-")
+_POLICY = f"(the tiny model at rate {_POLICY_RATE}, one epoch)"
 
 
 @app.command("manifest")
@@ -32,6 +34,14 @@ def manifest(
     num_epochs: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
     batch_size: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
     max_seq_length: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
+    mode: Annotated[
+        Literal["sft", "grpo", "dpo", "orpo"],
+        typer.Option(help=f"grpo, dpo, orpo: fine-tune a run's checkpoint further {_POLICY}"),
+    ] = "sft",
+    init_from_run: Annotated[
+        str | None,
+        typer.Option(metavar="RUN_ID", help="grpo, dpo, orpo: the run to start from"),
+    ] = None,
 ) -> None:
     """Write a Tunix run manifest (YAML) for a dataset, with defaults that train its model."""
     from pydantic import ValidationError
@@ -40,6 +50,7 @@ def manifest(
     from tunix_rt.runs.manifest import ManifestRequest
     from tunix_rt.runs.service import sft_manifest
 
+    start = None if init_from_run is None else parse_id(init_from_run, "run")
     try:
         request = ManifestRequest(
             dataset_key=key,
@@ -49,6 +60,8 @@ def manifest(
             num_epochs=num_epochs,
             batch_size=batch_size,
             max_seq_length=max_seq_length,
+            mode=mode,
+            init_from_run=start,
         )
     except ValidationError as exc:
         raise fail(describe_validation_error(exc)) from None

@@ -579,23 +579,47 @@ def hyperparameter_defaults(source: ModelSource) -> dict[str, Any]:
 
 
 class ManifestRequest(Hyperparameters):
-    """`POST /api/tunix/sft/manifest`."""
+    """`POST /api/tunix/sft/manifest`: an SFT manifest, or with `mode` one that fine-tunes a
+    run's checkpoint further (`init_from_run`) with GRPO, DPO or ORPO."""
 
     model_config = ConfigDict(extra="forbid")
 
     dataset_key: str = Field(pattern=KEY_PATTERN)
     model_id: str = Field(min_length=1, max_length=255)
     output_dir: str = Field(description="Relative to the runs directory.")
+    mode: RunMode = Field(
+        default="sft",
+        description="`grpo`: the manifest's `grpo` section and `rewards` at their defaults; "
+        "`dpo` and `orpo`: the dataset's `preference` export.",
+    )
+    init_from_run: uuid.UUID | None = Field(
+        default=None,
+        description="grpo, dpo, orpo: the run whose latest checkpoint is the starting policy.",
+    )
 
     @field_validator("output_dir")
     @classmethod
     def _inside_runs_dir(cls, path: str) -> str:
         return pathnames.relative(path, "output_dir")
 
+    @model_validator(mode="after")
+    def _init_from_run_needs_a_policy_mode(self) -> ManifestRequest:
+        if self.init_from_run is not None and self.mode not in POLICY_MODES:
+            raise ValueError("init_from_run is only used with mode grpo, dpo or orpo")
+        return self
+
     def manifest(self) -> RunManifest:
-        return RunManifest(
-            model=ModelSection(model_id=self.model_id),
-            dataset=DatasetSection.model_validate({"key": self.dataset_key}),  # path from the key
-            training=self.training(),
-            output=OutputSection(output_dir=self.output_dir),
-        )
+        model: dict[str, Any] = {"model_id": self.model_id}
+        if self.init_from_run is not None:
+            model["init_from_run"] = self.init_from_run
+        data: dict[str, Any] = {
+            "mode": self.mode,
+            "model": model,
+            "dataset": {"key": self.dataset_key},  # the export's path from the key
+            "training": self.training().model_dump(exclude_unset=True),
+            "output": {"output_dir": self.output_dir},
+        }
+        if self.mode == "grpo":  # written out, so that the file shows what there is to tune
+            data["grpo"] = GrpoSection().model_dump()
+            data["rewards"] = [reward.model_dump() for reward in DEFAULT_REWARDS]
+        return RunManifest.model_validate(data)

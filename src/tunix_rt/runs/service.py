@@ -50,8 +50,10 @@ MODELS_DIR_VARIABLE = "TUNIX_RT_MODELS_DIR"
 
 async def sft_manifest(conn: AsyncConnection, request: ManifestRequest) -> RunManifest:
     """The run manifest of `POST /api/tunix/sft/manifest` and `tunix-rt manifest`, for a dataset
-    that exists."""
+    that exists (and a run to start from that has a checkpoint)."""
     await require_dataset(conn, request.dataset_key)
+    if request.init_from_run is not None:
+        await run_to_start_from(conn, request.init_from_run)
     return request.manifest()
 
 
@@ -114,6 +116,16 @@ def checkpoint_missing(run: RunRecord) -> str | None:
     return reasons[run.status]
 
 
+async def run_to_start_from(conn: AsyncConnection, run_id: uuid.UUID) -> RunRecord:
+    """Run `run_id`, which a run is to start from: 404 for an unknown run, 409 for one without
+    a checkpoint."""
+    run = await store.get_run(conn, run_id)
+    reason = checkpoint_missing(run)
+    if reason is not None:
+        raise ConflictError(f"model.init_from_run: run {run_id} cannot be started from: {reason}")
+    return run
+
+
 async def source_run_dir(
     conn: AsyncConnection, settings: Settings, manifest: RunManifest
 ) -> Path | None:
@@ -123,11 +135,7 @@ async def source_run_dir(
     run_id = manifest.model.init_from_run
     if run_id is None:
         return None
-    run = await store.get_run(conn, run_id)
-    reason = checkpoint_missing(run)
-    if reason is not None:
-        raise ConflictError(f"model.init_from_run: run {run_id} cannot be started from: {reason}")
-    source = stored_manifest(run)
+    source = stored_manifest(await run_to_start_from(conn, run_id))
     try:
         local_paths(source, settings.models_dir)
     except InvalidInputError as exc:

@@ -63,7 +63,7 @@ async def sft_export(request: SftExportRequest, engine: Engine) -> StreamingResp
     return StreamingResponse(stream, media_type=NDJSON)
 
 
-@router.post("/sft/manifest", **created(ManifestResponse, 400, 404, 413))
+@router.post("/sft/manifest", **created(ManifestResponse, 400, 404, 409, 413))
 async def sft_manifest(request: ManifestRequest, conn: Connection) -> ManifestResponse:
     """A run manifest (YAML) for a dataset; the training runner accepts it unchanged."""
     manifest = await runs_service.sft_manifest(conn, request)
@@ -71,5 +71,6 @@ async def sft_manifest(request: ManifestRequest, conn: Connection) -> ManifestRe
         manifest_yaml=manifest.to_yaml(),
         dataset_key=request.dataset_key,
         model_id=request.model_id,
+        format=manifest.dataset.format,
         message=f"Manifest for dataset {request.dataset_key}; run it with `tunix-rt train`.",
     )
