@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -145,6 +146,18 @@ BACKENDS = [
         ],
     ),
 ]
+
+
+def module_database(backend: str, folder: Path) -> str:
+    """The database of a module-scoped fixture parametrized by BACKENDS (a server the module's
+    tests share): a SQLite file in `folder`, or PostgreSQL, emptied. The reset runs on a thread
+    of its own, so a caller whose thread holds an event loop (the browser's) can use it."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{folder / 'tunix_rt.db'}"
+    assert POSTGRES_URL is not None
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, reset_postgres(POSTGRES_URL)).result()
+    return POSTGRES_URL
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,7 +8,6 @@ the schema, and when an operation of the schema was not exercised.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -24,7 +23,7 @@ from schemathesis.checks import (  # type: ignore[attr-defined]
     status_code_conformance,
 )
 
-from conftest import BACKENDS, POSTGRES_URL, reset_postgres
+from conftest import BACKENDS, module_database
 from helpers.server import running_server
 from tunix_rt.api.app import create_app
 from tunix_rt.settings import Settings
@@ -52,12 +51,7 @@ class Fuzzed(NamedTuple):
 def api(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fuzzed]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"
-    else:
-        assert POSTGRES_URL is not None
-        asyncio.run(reset_postgres(POSTGRES_URL))
-        url = POSTGRES_URL
+    url = module_database(request.param, tmp_path_factory.mktemp("fuzz"))
     with running_server(url, TUNIX_RT_TRACE_MAX_BYTES="65536") as base_url:
         schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
         yield Fuzzed(base_url, schema, EXAMPLES[request.param])

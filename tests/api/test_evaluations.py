@@ -9,7 +9,6 @@ manifest's evaluation runs after training and what it records."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -22,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from conftest import BACKENDS, POSTGRES_URL, reset_postgres
+from conftest import BACKENDS, module_database
 from helpers.server import running_server
 from helpers.trained import record_run
 
@@ -78,12 +77,7 @@ def live(
     After the first database: a short such run, and a copy of the first database's trained run
     recorded as a run and evaluated the same way."""
     folder = tmp_path_factory.mktemp(f"evaluations-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{folder / 'tunix_rt.db'}"
-    else:
-        assert POSTGRES_URL is not None
-        asyncio.run(reset_postgres(POSTGRES_URL))
-        url = POSTGRES_URL
+    url = module_database(request.param, folder)
     runs_dir = folder / "runs"
     with (
         running_server(

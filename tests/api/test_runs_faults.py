@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import BACKENDS, POSTGRES_URL, reset_postgres
+from conftest import BACKENDS, module_database
 from helpers.runs import (
     FINAL,
     alive,
@@ -62,12 +62,7 @@ def live(
 ) -> Iterator[Live]:
     """The server on SQLite, and on PostgreSQL when TUNIX_RT_TEST_POSTGRES_URL names one."""
     folder = tmp_path_factory.mktemp(f"faults-{request.param}")
-    if request.param == "sqlite":
-        database_url = f"sqlite+aiosqlite:///{folder / 'tunix_rt.db'}"
-    else:
-        assert POSTGRES_URL is not None
-        asyncio.run(reset_postgres(POSTGRES_URL))
-        database_url = POSTGRES_URL
+    database_url = module_database(request.param, folder)
     env = {
         "TUNIX_RT_RUNS_DIR": str(folder / "runs"),
         "TUNIX_RT_DATA_DIR": str(folder / "data"),

@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
-from conftest import BACKENDS, POSTGRES_URL, reset_postgres
+from conftest import BACKENDS, module_database
 from helpers.browser import check_page
 from helpers.server import running_server
 from tunix_rt.db.engine import create_engine
@@ -188,12 +188,7 @@ def recorded(
 ) -> Iterator[Recorded]:
     """The server on SQLite, and on PostgreSQL when TUNIX_RT_TEST_POSTGRES_URL names one."""
     folder = tmp_path_factory.mktemp(f"web-grpo-{request.param}")
-    if request.param == "sqlite":
-        database_url = f"sqlite+aiosqlite:///{folder / 'web.db'}"
-    else:
-        assert POSTGRES_URL is not None
-        run_async(reset_postgres(POSTGRES_URL))  # the browser holds this thread's loop
-        database_url = POSTGRES_URL
+    database_url = module_database(request.param, folder)
     with running_server(
         database_url,
         TUNIX_RT_RUN_EXECUTOR="false",

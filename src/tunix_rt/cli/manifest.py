@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
 from tunix_rt.cli.common import atomic_output, err, fail, parse_id, run_read
-from tunix_rt.runs.manifest import GRPO_TRAINING_DEFAULTS, hyperparameter_defaults
+from tunix_rt.runs.manifest import GRPO_TRAINING_DEFAULTS, RunMode, hyperparameter_defaults
 
 app = typer.Typer()
 
@@ -35,7 +35,7 @@ def manifest(
     batch_size: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
     max_seq_length: Annotated[int | None, typer.Option(help=_MODEL_DEFAULT)] = None,
     mode: Annotated[
-        Literal["sft", "grpo", "dpo", "orpo"],
+        RunMode,
         typer.Option(help=f"grpo, dpo, orpo: fine-tune a run's checkpoint further {_POLICY}"),
     ] = "sft",
     init_from_run: Annotated[
