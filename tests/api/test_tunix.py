@@ -206,15 +206,18 @@ async def _run(engine: AsyncEngine, status: RunStatus) -> str:
     )
 
 
+async def _manifest(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
+    """`POST /api/tunix/sft/manifest` for the tiny model on dataset sft-v1, with `fields`."""
+    body = {"dataset_key": "sft-v1", "model_id": "tunix-rt/tiny", "output_dir": "o"}
+    return await client.post("/api/tunix/sft/manifest", json=body | fields)
+
+
 async def test_a_grpo_manifest_starts_from_a_run_and_shows_what_to_tune(
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     await _dataset(client)
     run_id = await _run(engine, "succeeded")
-    body = {"dataset_key": "sft-v1", "model_id": "tunix-rt/tiny", "output_dir": "grpo"}
-    response = await client.post(
-        "/api/tunix/sft/manifest", json=body | {"mode": "grpo", "init_from_run": run_id}
-    )
+    response = await _manifest(client, mode="grpo", init_from_run=run_id)
     assert response.status_code == 201, response.text
     assert response.json()["format"] == "tunix_sft"
     text = response.json()["manifest_yaml"]
@@ -237,9 +240,7 @@ async def test_a_grpo_manifest_starts_from_a_run_and_shows_what_to_tune(
     ]
     assert RunManifest.from_yaml(text).to_yaml() == text
 
-    dpo = await client.post(
-        "/api/tunix/sft/manifest", json=body | {"mode": "dpo", "init_from_run": run_id}
-    )
+    dpo = await _manifest(client, mode="dpo", init_from_run=run_id)
     assert dpo.status_code == 201, dpo.text
     assert dpo.json()["format"] == "preference"
     assert yaml.safe_load(dpo.json()["manifest_yaml"])["dataset"] == {
@@ -254,20 +255,15 @@ async def test_a_manifest_refuses_a_run_it_cannot_start_from(
 ) -> None:
     await _dataset(client)
     queued = await _run(engine, "queued")
-    body = {"dataset_key": "sft-v1", "model_id": "tunix-rt/tiny", "output_dir": "o"}
-    response = await client.post(
-        "/api/tunix/sft/manifest", json=body | {"mode": "grpo", "init_from_run": queued}
-    )
+    response = await _manifest(client, mode="grpo", init_from_run=queued)
     assert response.status_code == 409, response.text
     assert response.json()["detail"] == (
         f"model.init_from_run: run {queued} cannot be started from: it is queued and has no "
         "checkpoint yet"
     )
     missing = str(uuid.uuid4())
-    response = await client.post(
-        "/api/tunix/sft/manifest", json=body | {"mode": "orpo", "init_from_run": missing}
-    )
+    response = await _manifest(client, mode="orpo", init_from_run=missing)
     assert response.status_code == 404, response.text
-    sft = await client.post("/api/tunix/sft/manifest", json=body | {"init_from_run": queued})
+    sft = await _manifest(client, init_from_run=queued)
     assert sft.status_code == 422, sft.text
     assert "init_from_run is only used with mode grpo, dpo or orpo" in sft.text
