@@ -1,6 +1,7 @@
 """The executor under faults, with real servers, worker processes and tiny Tunix runs: a
 worker that does not stop when cancelled, a run that raises, two runs at once, the server
-stopped while a run trains, and a running run's log followed as it is written."""
+stopped while a run trains, the server killed while runs train, and a running run's log
+followed as it is written."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from helpers.server import cli_env, running_server, server_process
 from tunix_rt.db.engine import create_engine
 from tunix_rt.runs import store
 from tunix_rt.runs.executor import SERVER_STOPPED
+from tunix_rt.runs.jobs import PROCESS_GONE
 from tunix_rt.runs.schema import RunRecord
 
 pytestmark = pytest.mark.slow
@@ -302,3 +304,56 @@ def test_stopping_the_server_stops_its_runs(database_url: str, tmp_path: Path) -
     assert result["status"] == "stopped"
     assert result["checkpoint_step"] == result["steps"] > 0
     assert took < 30
+
+
+def test_a_killed_servers_workers_are_watched_by_the_next_server(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A server SIGKILLed while two runs train: its workers go on training, and the next server
+    on the same database and folders watches them as it watches its own. One worker that dies
+    without recording its end fails its run; one that is cancelled but frozen (SIGSTOP) is
+    killed once the grace period is over, and its run ends cancelled."""
+    env = {
+        "TUNIX_RT_RUNS_DIR": str(tmp_path / "runs"),
+        "TUNIX_RT_DATA_DIR": str(tmp_path / "data"),
+        "TUNIX_RT_RUN_CANCEL_GRACE_SECONDS": str(GRACE_SECONDS),
+        "TUNIX_RT_MAX_CONCURRENT_RUNS": "2",
+    }
+    with (
+        server_process(database_url, **env) as first,
+        httpx.Client(base_url=first.base_url, timeout=60) as client,
+    ):
+        store_arithmetic(client, TRACES)
+        dies, frozen = start(client, max_steps=100_000), start(client, max_steps=100_000)
+        for run_id in (dies, frozen):
+            wait_for_steps(client, run_id)
+        pids = {run_id: wait_for_pid(client, run_id) for run_id in (dies, frozen)}
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=10)
+    try:
+        assert all(alive(pid) for pid in pids.values())  # the workers outlive their server
+        with (
+            running_server(database_url, **env) as base_url,
+            httpx.Client(base_url=base_url, timeout=60) as client,
+        ):
+            for run_id in (dies, frozen):  # alive: the new server leaves them running
+                assert client.get(f"/api/tunix/runs/{run_id}").json()["status"] == "running"
+            os.kill(pids[dies], signal.SIGKILL)
+            died = wait_for(client, dies, FINAL, timeout=30)
+            wait_until_it_catches_sigterm(pids[frozen])
+            os.kill(pids[frozen], signal.SIGSTOP)
+            asked = time.monotonic()
+            cancel = client.post(f"/api/tunix/runs/{frozen}/cancel")
+            assert cancel.json() == {"run_id": frozen, "status": "cancelling"}
+            cancelled = wait_for(client, frozen, FINAL, timeout=30)
+            took = time.monotonic() - asked
+    finally:
+        for pid in pids.values():
+            if alive(pid):  # the test failed: leave no worker behind
+                os.kill(pid, signal.SIGKILL)
+    assert (died["status"], died["error"]) == ("failed", PROCESS_GONE)
+    assert (cancelled["status"], cancelled["error"]) == (
+        "cancelled",
+        f"cancelled (the worker did not stop within {GRACE_SECONDS} s and was killed)",
+    )
+    assert GRACE_SECONDS <= took < GRACE_SECONDS + 10

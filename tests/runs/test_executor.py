@@ -1,8 +1,12 @@
-"""The registry without training: the 503 without the extra, claiming, recovery, queued cancel."""
+"""The registry without training: the 503 without the extra, claiming, recovery, watching the
+processes of jobs the executor did not start, queued cancel."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from helpers.factories import make_trace
 from tunix_rt.errors import NotFoundError
 from tunix_rt.runs import availability, jobs, store
+from tunix_rt.runs import executor as executor_module
 from tunix_rt.runs.executor import RunExecutor
+from tunix_rt.runs.jobs import PROCESS_GONE
 from tunix_rt.settings import Settings
 
 MANIFEST = {
@@ -52,6 +58,51 @@ async def test_claims_respect_the_concurrency_cap(engine: AsyncEngine) -> None:
     assert await jobs.claim_next(engine, 3) is None
     assert await jobs.finish(engine, "run", first, "succeeded")
     assert not await jobs.finish(engine, "run", first, "failed")
+
+
+@pytest.fixture
+def zombie() -> Iterator[int]:
+    """The pid of a child process that has ended but is not reaped yet (a zombie), as a killed
+    server's worker is until someone reaps it."""
+    child = subprocess.Popen(["sleep", "600"])
+    child.kill()
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # ended, still unreaped
+    assert Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] == "Z"
+    yield child.pid
+    child.wait()
+
+
+async def test_a_job_whose_process_is_gone_is_failed_by_the_next_ticks(
+    engine: AsyncEngine,
+    tmp_path: Path,
+    database_url: str,
+    zombie: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job running here in a process the executor did not start (an earlier server's worker)
+    is failed once that process is gone (a zombie is), not at the first tick that sees it gone;
+    one whose process lives (a foreground job, this test) is left running even when cancelled,
+    and is not killed."""
+    monkeypatch.setattr(executor_module, "REAP_SECONDS", 0.0)
+    gone = await store.create_run(
+        engine, dataset_key="d-1", manifest=MANIFEST, status="running", pid=zombie
+    )
+    here = await store.create_run(
+        engine, dataset_key="d-1", manifest=MANIFEST, status="running", pid=os.getpid()
+    )
+    assert await jobs.request_cancel(engine, "run", here) == "running"
+    settings = Settings(database_url=database_url, runs_dir=tmp_path, run_cancel_grace_seconds=0.01)
+    executor = RunExecutor(engine, settings)
+
+    async def statuses() -> list[tuple[str, str | None]]:
+        async with engine.connect() as conn:
+            runs = [await store.get_run(conn, run_id) for run_id in (gone, here)]
+        return [(run.status, run.error) for run in runs]
+
+    await executor.tick()
+    assert await statuses() == [("running", None), ("running", None)]
+    await executor.tick()
+    assert await statuses() == [("failed", PROCESS_GONE), ("running", None)]
 
 
 async def test_cancel_of_a_queued_run_is_immediate(engine: AsyncEngine) -> None:

@@ -3,9 +3,13 @@ worker process.
 
 It lives in the server process as one asyncio task. Every tick it reaps finished workers,
 stops cancelled ones (SIGTERM, then SIGKILL after the grace period), and claims queued jobs
-while fewer than `TUNIX_RT_MAX_CONCURRENT_RUNS` run. On start it marks jobs that this host was
-running, but whose process is gone, as failed. When the server stops, it stops claiming and
-stops every worker the same way, all at once, and records why their jobs ended.
+while fewer than `TUNIX_RT_MAX_CONCURRENT_RUNS` run. It watches, too, the jobs this host runs
+in processes it did not start: the workers of an earlier server that was killed (a worker
+outlives a SIGKILLed server and goes on training) and `tunix-rt train` / `tunix-rt eval` in
+the foreground. One whose process is gone without recording how its job ended is marked
+failed; a worker of an earlier server that is cancelled but does not stop is killed after the
+grace period, as the executor's own are. When the server stops, it stops claiming and stops
+every worker it started the same way, all at once, and records why their jobs ended.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,6 +36,8 @@ POLL_SECONDS = 0.5
 TICK_STOP_SECONDS = 5.0
 #: The error of a job that was running when its server stopped.
 SERVER_STOPPED = "the server stopped while it ran"
+#: How long the process of a job another process started must be gone before the job is failed.
+REAP_SECONDS = 2.0
 logger = logging.getLogger(__name__)
 
 
@@ -42,10 +49,20 @@ class Worker:
 
 
 @dataclass
+class Watched:
+    """A job this host runs in a process the executor did not start (see `_watch`)."""
+
+    gone_since: float | None = None
+    cancel_seen_at: float | None = None
+    killed: bool = False
+
+
+@dataclass
 class RunExecutor:
     engine: AsyncEngine
     settings: Settings
     workers: dict[Job, Worker] = field(default_factory=dict)
+    watched: dict[Job, Watched] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: bool = False
@@ -100,32 +117,61 @@ class RunExecutor:
             self._wake.clear()
 
     async def recover(self) -> None:
-        """Fail jobs this host marked running whose process is gone."""
+        """Fail jobs this host marked running whose process is gone (one that was being
+        started when the last server stopped has no process id: it is gone too)."""
         for running in await jobs.running_here(self.engine):
-            job, pid = running.job, running.pid
-            if job in self.workers or (pid is not None and _alive(pid)):
-                continue
-            await jobs.finish(
-                self.engine,
-                job.kind,
-                job.id,
-                "failed",
-                error="the worker process is gone (the server stopped or crashed while it ran)",
-            )
+            if running.job not in self.workers and not jobs.process_alive(running.pid):
+                await jobs.finish(
+                    self.engine, running.job.kind, running.job.id, "failed", error=jobs.PROCESS_GONE
+                )
 
     async def tick(self) -> None:
         for job, worker in list(self.workers.items()):
             if worker.process.returncode is not None:
                 await self._reap(job, worker)
-        for running in await jobs.running_here(self.engine):
-            cancelled = self.workers.get(running.job)
-            if cancelled is not None and running.cancel_requested:
-                self._stop(cancelled)
+        here = await jobs.running_here(self.engine)
+        for running in here:
+            mine = self.workers.get(running.job)
+            if mine is None:
+                await self._watch(running)
+            elif running.cancel_requested:
+                self._stop(mine)
+        still = {running.job for running in here}
+        self.watched = {job: seen for job, seen in self.watched.items() if job in still}
         while not self._stopping and len(self.workers) < self.settings.max_concurrent_runs:
             claimed = await jobs.claim_next(self.engine, self.settings.max_concurrent_runs)
             if claimed is None:
                 break
             await self._spawn(claimed)
+
+    async def _watch(self, running: jobs.RunningJob) -> None:
+        """A job this host runs in a process the executor did not start: an earlier server's
+        worker, a foreground job, or another server's worker. It is failed once its process
+        has been gone for REAP_SECONDS (a process that ends its job records it first, and a
+        server reaps its own worker within a tick and records its exit). A worker that a
+        cancel has not stopped within the grace period is killed, and its job ends as the
+        executor's own do; a foreground job sees the cancel itself and is never killed."""
+        job, pid = running.job, running.pid
+        if pid is None:  # another server on this host is starting its worker
+            return
+        seen = self.watched.setdefault(job, Watched())
+        now = time.monotonic()
+        if not jobs.process_alive(pid):
+            if seen.gone_since is None:
+                seen.gone_since = now
+            elif seen.killed:
+                error = f"cancelled ({self._killed_after()})"
+                await jobs.finish(self.engine, job.kind, job.id, "cancelled", error=error)
+            elif now - seen.gone_since >= REAP_SECONDS:
+                await jobs.finish(self.engine, job.kind, job.id, "failed", error=jobs.PROCESS_GONE)
+            return
+        if not running.cancel_requested or not _is_worker_of(pid, job):
+            return
+        if seen.cancel_seen_at is None:
+            seen.cancel_seen_at = now
+        elif not seen.killed and now - seen.cancel_seen_at > self.settings.run_cancel_grace_seconds:
+            _kill(pid)
+            seen.killed = True
 
     def _stop(self, worker: Worker) -> None:
         """SIGTERM first (the worker stops at its next step), SIGKILL after the grace period."""
@@ -136,7 +182,7 @@ class RunExecutor:
             not worker.killed
             and time.monotonic() - worker.stop_sent_at > self.settings.run_cancel_grace_seconds
         ):
-            _kill(worker.process)
+            _kill(worker.process.pid)
             worker.killed = True
 
     async def _spawn(self, job: Job) -> None:
@@ -196,7 +242,7 @@ class RunExecutor:
                     worker.process.wait(), self.settings.run_cancel_grace_seconds
                 )
             except TimeoutError:
-                _kill(worker.process)
+                _kill(worker.process.pid)
                 killed = True
                 await worker.process.wait()
         if worker.stop_sent_at is not None:  # a cancel was under way: it ends as a cancel
@@ -213,20 +259,21 @@ class RunExecutor:
         return f"the worker did not stop within {grace:g} s and was killed"
 
 
-def _kill(process: asyncio.subprocess.Process) -> None:
-    """SIGKILL the worker and whatever it started (its own process group: it leads a session)."""
+def _kill(pid: int) -> None:
+    """SIGKILL the worker `pid` and whatever it started (its own process group: `_spawn` has it
+    lead a session)."""
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
 
 
-def _alive(pid: int) -> bool:
+def _is_worker_of(pid: int, job: Job) -> bool:
+    """Whether process `pid` is a worker running `job` (`python -m tunix_rt.runs.worker KIND
+    ID`), not a foreground job nor another process that was given the pid since."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:  # gone, or no /proc here: never kill what cannot be told apart
         return False
-    except PermissionError:
-        return True
-    return True
+    return argv[1:5] == [b"-m", b"tunix_rt.runs.worker", job.kind.encode(), str(job.id).encode()]
 
 
 def _exit(code: int | None) -> str:

@@ -9,9 +9,11 @@ evaluations together).
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -25,6 +27,8 @@ from tunix_rt.errors import ConflictError, NotFoundError
 from tunix_rt.runs.schema import FINISHED, RunStatus
 
 HOST = socket.gethostname()
+#: The error of a job whose process ended without recording how the job ended.
+PROCESS_GONE = "the worker process is gone (the server stopped or crashed while it ran)"
 _CLAIM_LOCK = 0x7275_6E73  # "runs": PostgreSQL advisory lock around claiming
 
 JobKind = Literal["run", "evaluation"]
@@ -254,3 +258,22 @@ async def insert_job(
             )
         )
     return job_id
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether process `pid` exists and has not ended: a zombie (a worker of a killed server
+    that nobody has reaped yet) is gone."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # reaped since, or a system without /proc, where kill(pid, 0) must do
+        return not Path("/proc/self").is_dir()
+    state = stat[stat.rindex(")") + 2 :].split(maxsplit=1)[0]  # the field after (command)
+    return state != "Z"
