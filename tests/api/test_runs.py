@@ -1,5 +1,5 @@
 """Training runs through the API on SQLite and PostgreSQL: validation, and real Tunix runs in
-worker processes (recorded, cancelled, killed)."""
+worker processes (recorded, cancelled, killed, resumed)."""
 
 from __future__ import annotations
 
@@ -160,6 +160,71 @@ def test_a_killed_worker_fails_the_run_with_a_reason(live: Live) -> None:
     run = wait_for(client, run_id, {"failed", "cancelled", "succeeded"}, timeout=15)
     assert run["status"] == "failed"
     assert run["error"] == "the worker process exited with signal SIGKILL"
+
+
+def checkpointed_and_recorded(
+    client: httpx.Client, runs_dir: Path, run_id: str, step: int, timeout: float = 300
+) -> None:
+    """Until the run's folder holds a checkpoint at `step` or later, and the run has recorded
+    the metrics of the steps up to it (a worker stores them every half second)."""
+    from tunix_rt.runs.paths import latest_step
+
+    deadline = time.monotonic() + timeout
+    while True:
+        saved = latest_step(runs_dir / run_id / "model" / "checkpoints") or 0
+        if saved >= step:
+            status = client.get(f"/api/tunix/runs/{run_id}/status").json()
+            if (status["last_step"] or 0) >= saved:
+                return
+        assert time.monotonic() < deadline, f"run {run_id} saved no checkpoint at step {step}"
+        time.sleep(0.02)
+
+
+def test_a_killed_run_resumes_from_its_latest_checkpoint(live: Live) -> None:
+    """A run whose worker is killed after some of its checkpoints is resumed (202): it goes on
+    in its own folder from its latest checkpoint, and ends with the steps, the per-step losses
+    (each step recorded once) and the final loss of the same run never stopped."""
+    client, steps, every = live.client, 160, 40
+    whole = start(client, max_steps=steps, checkpoint_every_n_steps=every)
+    uninterrupted = wait_for(client, whole, {"succeeded", "failed"}, timeout=300)
+    assert uninterrupted["status"] == "succeeded", uninterrupted["error"]
+    refused = client.post(f"/api/tunix/runs/{whole}/resume")
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == (
+        f"run {whole} is succeeded: only a failed or cancelled run can be resumed"
+    )
+    assert client.post(f"/api/tunix/runs/{uuid.uuid4()}/resume").status_code == 404
+
+    run_id = start(client, max_steps=steps, checkpoint_every_n_steps=every)
+    pid = wait_for_pid(client, run_id)
+    checkpointed_and_recorded(client, live.runs_dir, run_id, every)
+    # Killed well before its next checkpoint: the steps trained since are those past it.
+    os.kill(pid, signal.SIGKILL)
+    killed = wait_for(client, run_id, {"failed", "succeeded"}, timeout=15)
+    assert killed["status"] == "failed"
+    resumed = client.post(f"/api/tunix/runs/{run_id}/resume")
+    assert resumed.status_code == 202, resumed.text
+    from_step = resumed.json()["from_step"]
+    assert resumed.json() == {"run_id": run_id, "status": "queued", "from_step": from_step}
+    assert every <= from_step < steps and from_step % every == 0
+    again = client.post(f"/api/tunix/runs/{run_id}/resume")
+    assert again.status_code == 409
+    assert " is queued: " in again.json()["detail"] or " is running: " in again.json()["detail"]
+
+    run = wait_for(client, run_id, {"succeeded", "failed"}, timeout=300)
+    assert (run["status"], run["error"]) == ("succeeded", None)
+    assert run["result"]["steps"] == steps
+    assert run["result"]["final_loss"] == uninterrupted["result"]["final_loss"]
+    losses = {
+        r: [m["loss"] for m in client.get(f"/api/tunix/runs/{r}/metrics").json()["data"]]
+        for r in (whole, run_id)
+    }
+    steps_recorded = client.get(f"/api/tunix/runs/{run_id}/metrics").json()["data"]
+    assert [m["step"] for m in steps_recorded] == list(range(1, steps + 1))
+    assert losses[run_id] == losses[whole]
+    log = client.get(f"/api/tunix/runs/{run_id}/logs", params={"tail": 1000}).text
+    assert f"run {run_id}: going on from its checkpoint at step {from_step}" in log
+    assert log.splitlines()[-1].startswith(f"run {run_id}: succeeded after {steps} steps")
 
 
 def test_requests_are_validated(live: Live) -> None:

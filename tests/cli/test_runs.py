@@ -1,4 +1,5 @@
-"""`tunix-rt train run.yaml` in the foreground, then `tunix-rt runs list|show|logs|cancel`."""
+"""`tunix-rt train run.yaml` in the foreground, then `tunix-rt runs` list, show, logs, cancel
+and resume."""
 
 from __future__ import annotations
 
@@ -153,6 +154,71 @@ def test_ctrl_c_cancels_a_foreground_run(sqlite_url: str, tmp_path: Path) -> Non
     shown = json.loads(tunix_rt(env, "runs", "show", run_id).stdout)
     assert shown["status"] == "cancelled"
     assert shown["result"]["status"] == "stopped"
+
+
+def test_a_killed_foreground_run_is_resumed_in_the_foreground(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """`tunix-rt train` killed (SIGKILL) after a checkpoint leaves its run marked running, with
+    no server to notice: `tunix-rt runs resume` fails it and goes on from that checkpoint, in
+    the foreground, to the run's last step."""
+    import time
+
+    from tunix_rt.runs.paths import latest_step
+
+    env = cli_env(
+        sqlite_url, TUNIX_RT_RUNS_DIR=str(tmp_path / "runs"), TUNIX_RT_DATA_DIR=str(tmp_path)
+    )
+    assert tunix_rt(env, "generate", "arithmetic", "--count", "60", "--digits", "2").returncode == 0
+    assert tunix_rt(env, "datasets", "build", "a", "1", "--limit", "60").returncode == 0
+    manifest = tmp_path / "run.yaml"
+    steps, every = 160, 40
+    training = {"max_steps": steps, "max_seq_length": 256, "checkpoint_every_n_steps": every}
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"model_id": "tunix-rt/tiny", "width": 64},
+                "dataset": {"key": "a-1", "path": "datasets/a-1/tunix_sft.jsonl"},
+                "training": training,
+                "output": {"output_dir": "model"},
+            }
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tunix_rt", "train", str(manifest)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while (
+        not (folders := list((tmp_path / "runs").glob("*/model/checkpoints")))
+        or (latest_step(folders[0]) or 0) < every
+    ):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    run_id = folders[0].parent.parent.name
+    assert json.loads(tunix_rt(env, "runs", "show", run_id).stdout)["status"] == "running"
+
+    resumed = tunix_rt(env, "runs", "resume", run_id)
+    stderr = resumed.stderr.decode()
+    assert resumed.returncode == 0, stderr[-3000:]
+    from_step = int(stderr.split(f"run {run_id}: resumed from step ")[1].split()[0])
+    assert from_step % every == 0 and every <= from_step < steps
+    assert f"run {run_id} succeeded" in stderr
+    shown = json.loads(tunix_rt(env, "runs", "show", run_id).stdout)
+    assert (shown["status"], shown["error"], shown["result"]["steps"]) == ("succeeded", None, steps)
+
+    again = tunix_rt(env, "runs", "resume", run_id)
+    assert again.returncode == 1
+    assert again.stderr.decode() == (
+        f"error: run {run_id} is succeeded: only a failed or cancelled run can be resumed\n"
+    )
+    malformed = tunix_rt(env, "runs", "resume", "nope")
+    assert malformed.returncode == 1
+    assert malformed.stderr.decode().startswith("error: ")
 
 
 def test_train_on_a_full_disk_fails_in_one_line(sqlite_url: str, tmp_path: Path) -> None:

@@ -211,7 +211,7 @@ def test_a_stopped_run_keeps_its_checkpoint_and_resumes_where_it_stopped(
     from tunix_rt.training.grpo import run_grpo
 
     prompts = write_arithmetic_jsonl(folder / "prompts-resume.jsonl", 32, digits=2, seed=6)
-    manifest = grpo_manifest(max_tokens_to_generate=32)
+    manifest = grpo_manifest(max_tokens_to_generate=32, rollouts_every_n_steps=1)
     manifest = manifest.model_copy(
         update={"training": manifest.training.model_copy(update={"max_steps": 5})}
     )
@@ -227,12 +227,22 @@ def test_a_stopped_run_keeps_its_checkpoint_and_resumes_where_it_stopped(
     )
     assert stopped.status == "stopped" and 2 <= stopped.steps < 5
     assert stopped.checkpoint_step == stopped.steps
+    # As a run killed after its checkpoint leaves it: a sample of a step past the checkpoint.
+    rollouts = out / "rollouts.jsonl"
+    past = json.loads(rollouts.read_text().splitlines()[-1]) | {"step": stopped.steps + 1}
+    with rollouts.open("a") as file:
+        file.write(json.dumps(past) + "\n")
     rest: list[GrpoStepMetrics] = []
     resumed = run_grpo(
         manifest, dataset_jsonl=prompts, output_dir=out, source_dir=sft_dir, on_step=rest.append
     )
     assert resumed.status == "completed" and resumed.steps == 5
     assert [s.step for s in rest] == list(range(stopped.steps + 1, 6))
+    # Each step's sample once: the one past the checkpoint was dropped, and stored again.
+    steps = [json.loads(line)["step"] for line in rollouts.read_text().splitlines()]
+    assert steps == sorted(steps)
+    assert sorted(set(steps)) == [1, 2, 3, 4, 5]
+    assert steps.count(stopped.steps + 1) == steps.count(1)
 
 
 @pytest.fixture(scope="module")

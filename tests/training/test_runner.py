@@ -152,7 +152,8 @@ def test_a_killed_run_resumes_from_its_checkpoint_with_the_same_losses(
     import jax
     from flax import nnx
 
-    from tunix_rt.training.runner import latest_step, load_checkpoint, run_training
+    from tunix_rt.runs.paths import latest_step
+    from tunix_rt.training.runner import load_checkpoint, run_training
 
     manifest = tiny_manifest(max_steps=20, seed=3, checkpoint_every_n_steps=4)
     (tmp_path / "run.yaml").write_text(manifest.to_yaml())

@@ -251,6 +251,7 @@ def test_a_run_page_shows_its_facts_curves_log_files_and_evaluations(
     expect(page.get_by_test_id("run:live")).to_have_attribute("data-final", "")
     expect(page.locator("#run-evaluations")).to_have_attribute("data-final", "")
     expect(page.get_by_test_id("run:cancel")).to_have_count(0)
+    expect(page.get_by_test_id("run:resume")).to_have_count(0)  # it succeeded
     expect(page.get_by_test_id("run:dataset")).to_have_text("arith-v1")
     expect(page.get_by_test_id("run:dataset")).to_have_attribute("href", "/datasets/arith-v1")
     expect(page.get_by_test_id("run:model")).to_have_text("tunix-rt/tiny (tiny)")
@@ -357,6 +358,23 @@ def test_the_cancel_button_cancels_a_queued_run_and_stops_a_running_one(
     assert (run["status"], run["cancel_requested"]) == ("running", True)
 
 
+def test_the_resume_button_queues_a_failed_run_again(page: Page, recorded: Recorded) -> None:
+    """A failed run's page has a Resume button (and no Cancel button); pressed, the run is
+    queued again, from the checkpoint in its folder, and the page shows the Cancel button."""
+    failed = run_async(_create(recorded.database_url, "failed"))
+    (recorded.runs_dir / str(failed) / "model" / "checkpoints" / "20").mkdir(parents=True)
+    page.goto(f"/runs/{failed}")
+    expect(page.get_by_test_id("run:status")).to_have_text("failed")
+    expect(page.get_by_test_id("run:cancel")).to_have_count(0)
+    page.get_by_test_id("run:resume").click()
+    expect(page).to_have_url(f"/runs/{failed}")
+    expect(page.get_by_test_id("run:status")).to_have_text("queued")
+    expect(page.get_by_test_id("run:resume")).to_have_count(0)
+    expect(page.get_by_test_id("run:cancel")).to_be_visible()
+    run = httpx.get(f"{recorded.base_url}/api/tunix/runs/{failed}").json()
+    assert (run["status"], run["error"], run["finished_at"]) == ("queued", None, None)
+
+
 async def _create(database_url: str, status: str) -> uuid.UUID:
     engine = create_engine(database_url)
     try:
@@ -389,7 +407,7 @@ def test_an_unknown_run_is_the_404_page(page: Page, recorded: Recorded) -> None:
     assert httpx.get(f"{base}/runs?status=bogus").status_code == 422
 
 
-def test_cancel_needs_the_csrf_token_and_a_run_that_has_not_ended(recorded: Recorded) -> None:
+def test_cancel_and_resume_need_the_csrf_token_and_a_run_they_apply_to(recorded: Recorded) -> None:
     with httpx.Client(base_url=recorded.base_url) as client:
         client.get("/runs")
         path = f"/runs/{recorded.succeeded}/cancel"
@@ -401,3 +419,10 @@ def test_cancel_needs_the_csrf_token_and_a_run_that_has_not_ended(recorded: Reco
             f"/runs/{uuid.uuid4()}/cancel", data={"csrf_token": client.cookies["tunix_rt_csrf"]}
         )
         assert unknown.status_code == 404
+        resume = f"/runs/{recorded.succeeded}/resume"
+        assert client.post(resume).status_code == 403
+        refused = client.post(resume, data={"csrf_token": client.cookies["tunix_rt_csrf"]})
+        assert refused.status_code == 409
+        assert f"run {recorded.succeeded} is succeeded: only a failed or cancelled run" in (
+            refused.text
+        )

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from tunix_rt.training.runner import StepMetrics
 
 app = typer.Typer()
-runs_app = typer.Typer(help="List, show, follow and cancel training runs.", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="List, show, follow, cancel and resume training runs.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -44,7 +46,11 @@ def train(
     async def main(engine: AsyncEngine) -> tuple[uuid.UUID, str]:
         return await train_foreground(engine, manifest)
 
-    run_id, status = run(main)
+    _ended(*run(main))
+
+
+def _ended(run_id: uuid.UUID, status: str) -> None:
+    """Exit as a foreground run ended: 0 succeeded, 1 failed, 130 cancelled."""
     if status == "failed":  # train_foreground said why, and the run's record is stored
         # Not through the interpreter's teardown: after a failed write (a full disk) the
         # checkpoint library's native threads can crash it, turning exit 1 into a segfault.
@@ -56,14 +62,17 @@ def train(
         raise typer.Exit(130)
 
 
-async def train_foreground(engine: AsyncEngine, manifest: RunManifest) -> tuple[uuid.UUID, str]:
+async def train_foreground(
+    engine: AsyncEngine, manifest: RunManifest, *, resuming: uuid.UUID | None = None
+) -> tuple[uuid.UUID, str]:
     """Train `manifest` in this process with a progress bar (Ctrl-C cancels), recorded in the
-    run registry like a queued run; then its manifest's evaluation, if any, in the foreground.
-    A run that failed is one `error:` line with its stored reason."""
+    run registry like a queued run (`resuming`: that run, already marked running here, whose
+    manifest it is); then its manifest's evaluation, if any, in the foreground. A run that
+    failed is one `error:` line with its stored reason."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from tunix_rt.runs.worker import train_here
+    from tunix_rt.runs.worker import execute_here, train_here
     from tunix_rt.settings import get_settings
 
     columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
@@ -80,9 +89,13 @@ async def train_foreground(engine: AsyncEngine, manifest: RunManifest) -> tuple[
         def on_step(metrics: StepMetrics) -> None:
             progress.update(task, completed=metrics.step, description=metrics.summary())
 
-        run_id, status = await train_here(
-            engine, get_settings(), manifest, on_start=on_start, on_step=on_step
-        )
+        if resuming is None:
+            run_id, status = await train_here(
+                engine, get_settings(), manifest, on_start=on_start, on_step=on_step
+            )
+        else:
+            run_id = resuming
+            status = await execute_here(engine, get_settings(), run_id, on_start, on_step)
     if status == "failed":
         from tunix_rt.runs import store
 
@@ -213,3 +226,24 @@ def cancel(
 
     status = run(main)
     err.print(f"run {parsed}: {status if status in FINISHED else 'cancelling'}", highlight=False)
+
+
+@runs_app.command()
+def resume(run_id: Annotated[str, typer.Argument(help="Run id")]) -> None:
+    """Resume a failed or cancelled run in the foreground, in its own folder: from its latest
+    checkpoint (from the start when it saved none). Ctrl-C cancels cleanly; exit codes as
+    `tunix-rt train`."""
+    from tunix_rt.runs import service, store
+    from tunix_rt.settings import get_settings
+
+    parsed = parse_id(run_id, "run")
+
+    async def main(engine: AsyncEngine) -> tuple[uuid.UUID, str]:
+        resumed = await service.resume_run(engine, get_settings(), parsed, pid=os.getpid())
+        async with engine.connect() as conn:
+            manifest = service.stored_manifest(await store.get_run(conn, parsed))
+        start = "the start" if resumed.from_step is None else f"step {resumed.from_step}"
+        err.print(f"run {parsed}: resumed from {start}", highlight=False)
+        return await train_foreground(engine, manifest, resuming=parsed)
+
+    _ended(*run(main))

@@ -21,6 +21,11 @@ EVAL_FILE = "eval.jsonl"
 MANIFEST_FILE = "manifest.yaml"
 #: In a GRPO run's output folder: a sample of its rollouts, one JSON object per line.
 ROLLOUTS_FILE = "rollouts.jsonl"
+#: In a run's output folder: Tunix's checkpoints, one folder per step.
+CHECKPOINTS_DIR = "checkpoints"
+#: Where the checkpoints of each mode are, under CHECKPOINTS_DIR (Tunix's RL trainer keeps the
+#: policy's under `actor/`; DPO's trainer is an SFT trainer).
+CHECKPOINT_SUBDIRS = {"sft": "", "grpo": "actor", "dpo": "", "orpo": ""}
 
 
 def run_dir(runs_dir: Path, run_id: uuid.UUID) -> Path:
@@ -48,6 +53,20 @@ def output_dir(runs_dir: Path, run_id: uuid.UUID, manifest_output_dir: str) -> P
     if root not in path.parents:
         raise ValueError(f"output.output_dir {manifest_output_dir!r} leaves the run's folder")
     return path
+
+
+def mode_checkpoints(output: Path, mode: str) -> Path:
+    """Where a run of `mode` keeps its checkpoints in its output folder `output`."""
+    return output / CHECKPOINTS_DIR / CHECKPOINT_SUBDIRS[mode]
+
+
+def latest_step(checkpoints: Path) -> int | None:
+    """The step of the latest checkpoint in `checkpoints` (None when it holds none); one that was
+    being written when its process died is not a step folder yet."""
+    if not checkpoints.is_dir():
+        return None
+    steps = [int(p.name) for p in checkpoints.iterdir() if p.name.isdigit()]
+    return max(steps) if steps else None
 
 
 def list_artifacts(runs_dir: Path, run_id: uuid.UUID) -> list[ArtifactInfo]:

@@ -35,6 +35,14 @@ class RunRequest(Hyperparameters):
         return self
 
 
+class RunResumed(BaseModel):
+    run_id: uuid.UUID
+    status: RunStatus = Field(description="`queued` (`running` when resumed in the foreground)")
+    from_step: int | None = Field(
+        description="The checkpoint it goes on from; null: it saved none and starts over."
+    )
+
+
 class RunAccepted(BaseModel):
     run_id: uuid.UUID | None = Field(description="null for a dry run")
     status: str = Field(description="`queued`, or `validated` for a dry run")

@@ -20,14 +20,16 @@ from tunix_rt.errors import (
     describe_validation_error,
 )
 from tunix_rt.evals.targets import first_without_expected_answer
-from tunix_rt.runs import store
+from tunix_rt.runs import jobs, store
 from tunix_rt.runs.availability import require_training_stack
 from tunix_rt.runs.manifest import Hyperparameters, ManifestRequest, RunManifest
 from tunix_rt.runs.paths import (
     LOG_FILE,
     ROLLOUTS_FILE,
     artifact_path,
+    latest_step,
     list_artifacts,
+    mode_checkpoints,
     output_dir,
     run_dir,
 )
@@ -40,6 +42,7 @@ from tunix_rt.runs.schema import (
     RunCurves,
     RunRecord,
     RunRequest,
+    RunResumed,
     RunStatusView,
 )
 from tunix_rt.settings import Settings
@@ -114,6 +117,35 @@ def checkpoint_missing(run: RunRecord) -> str | None:
         "cancelled": "it was cancelled before it saved a checkpoint",
     }
     return reasons[run.status]
+
+
+async def resume_run(
+    engine: AsyncEngine, settings: Settings, run_id: uuid.UUID, *, pid: int | None = None
+) -> RunResumed:
+    """Queue a failed or cancelled run again (or, with `pid`, mark it running in that process,
+    which executes it): in its own folder, it goes on from the latest checkpoint there (its
+    metrics past that step are dropped, to be recorded again), or starts over when it saved
+    none. A run marked running on this host whose process is gone (`tunix-rt train` killed,
+    with no server to notice) is failed first, and resumed. 404 for an unknown run, 409 for one
+    that is queued, running or succeeded, 503 without the training stack."""
+    require_training_stack()
+    async with engine.connect() as conn:
+        run = await store.get_run(conn, run_id)
+    if run.status == "running" and run.host == jobs.HOST and not jobs.process_alive(run.pid):
+        await jobs.finish(engine, "run", run_id, "failed", error=jobs.PROCESS_GONE)
+    async with engine.begin() as conn:
+        run = await store.get_run(conn, run_id)
+        if run.status not in store.RESUMABLE:
+            raise ConflictError(
+                f"run {run_id} is {run.status}: only a failed or cancelled run can be resumed"
+            )
+        manifest = stored_manifest(run)
+        out = output_dir(settings.runs_dir, run_id, manifest.output.output_dir)
+        step = await asyncio.to_thread(latest_step, mode_checkpoints(out, manifest.mode))
+        if not await store.reopen_run(conn, run_id, after_step=step or 0, pid=pid):
+            raise ConflictError(f"run {run_id} is being resumed by another request")
+    status = "queued" if pid is None else "running"
+    return RunResumed(run_id=run_id, status=status, from_step=step)
 
 
 async def run_to_start_from(conn: AsyncConnection, run_id: uuid.UUID) -> RunRecord:

@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, insert, or_, select
+from sqlalchemy import Select, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tunix_rt.clock import utc_now
 from tunix_rt.db.models import run_metrics_table as M
 from tunix_rt.db.models import runs_table as R
-from tunix_rt.runs.jobs import insert_job, job_row, require_job
+from tunix_rt.runs.jobs import HOST, insert_job, job_row, require_job
 from tunix_rt.runs.schema import (
     MetricPoint,
     RunCurves,
@@ -30,6 +31,37 @@ async def create_run(
     pid: int | None = None,
 ) -> uuid.UUID:
     return await insert_job(engine, R, status, pid, dataset_key=dataset_key, manifest=manifest)
+
+
+#: The statuses a run can be resumed from.
+RESUMABLE: tuple[RunStatus, ...] = ("failed", "cancelled")
+
+
+async def reopen_run(
+    conn: AsyncConnection, run_id: uuid.UUID, *, after_step: int, pid: int | None = None
+) -> bool:
+    """Make a failed or cancelled run queued again (running here, as process `pid`, with a
+    pid), with no outcome, and drop its metrics past `after_step`: the steps it trains again.
+    False when it is not failed or cancelled (any more)."""
+    running = pid is not None
+    reopened = await conn.execute(
+        update(R)
+        .where(R.c.id == run_id, R.c.status.in_(RESUMABLE))
+        .values(
+            status="running" if running else "queued",
+            started_at=utc_now() if running else None,
+            finished_at=None,
+            host=HOST if running else None,
+            pid=pid,
+            cancel_requested=False,
+            error=None,
+            result=None,
+        )
+    )
+    if not reopened.rowcount:
+        return False
+    await conn.execute(delete(M).where(M.c.run_id == run_id, M.c.step > after_step))
+    return True
 
 
 def _record(row: Any) -> RunRecord:

@@ -36,11 +36,18 @@ from tunix_rt.runs.paths import (
     EVAL_FILE,
     LOG_FILE,
     MANIFEST_FILE,
+    latest_step,
+    mode_checkpoints,
     output_dir,
     run_dir,
 )
 from tunix_rt.runs.schema import MetricPoint, RunStatus
-from tunix_rt.runs.service import check_manifest, local_paths, source_run_dir, stored_manifest
+from tunix_rt.runs.service import (
+    check_manifest,
+    local_paths,
+    source_run_dir,
+    stored_manifest,
+)
 from tunix_rt.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -112,6 +119,9 @@ async def execute_run(
         async with engine.connect() as conn:
             source = await source_run_dir(conn, settings, manifest)
         log(f"run {run_id}: training ({manifest.mode}) into {out}")
+        resumed_from = latest_step(mode_checkpoints(out, manifest.mode))
+        if resumed_from is not None:
+            log(f"run {run_id}: going on from its checkpoint at step {resumed_from}")
 
         def step_hook(metrics: StepMetrics) -> None:
             pending.put(MetricPoint.model_validate(metrics, from_attributes=True))
@@ -197,15 +207,26 @@ async def train_here(
         status="running",
         pid=os.getpid(),
     )
+    return run_id, await execute_here(engine, settings, run_id, on_start, on_step)
+
+
+async def execute_here(
+    engine: AsyncEngine,
+    settings: Settings,
+    run_id: uuid.UUID,
+    on_start: Callable[[uuid.UUID, Path], None] | None = None,
+    on_step: Callable[[StepMetrics], None] | None = None,
+) -> RunStatus:
+    """Execute run `run_id`, marked running as this process, here (`train_here`; a resumed run,
+    `resume_run` with this process's pid); Ctrl-C cancels it cleanly."""
     folder = run_dir(settings.runs_dir, run_id)
     if on_start is not None:
         on_start(run_id, folder)
     # What the libraries print as they fail goes to the run's log, as a worker's does.
     with foreground_job(folder / LOG_FILE, capture_stderr=True) as here:
-        status = await execute_run(
+        return await execute_run(
             engine, settings, run_id, here, on_step=on_step, queue_evaluation=False
         )
-    return run_id, status
 
 
 async def supervise(

@@ -32,11 +32,12 @@ import jax
 import numpy as np
 from flax import nnx
 
+from tunix_rt.atomic_file import atomic_file
 from tunix_rt.evals.answers import expected_answer_of
 from tunix_rt.evals.rewards import REWARDS, RewardInput
 from tunix_rt.formats.gemma import END_OF_TURN
 from tunix_rt.runs.manifest import GrpoSection, RewardSpec, RunManifest
-from tunix_rt.runs.paths import ROLLOUTS_FILE
+from tunix_rt.runs.paths import CHECKPOINTS_DIR, ROLLOUTS_FILE, latest_step, mode_checkpoints
 from tunix_rt.training import data as data_lib
 from tunix_rt.training import models
 from tunix_rt.training import runner as sft
@@ -414,6 +415,17 @@ class GrpoHooks:
         return sum(self.step_tokens[1:]) / seconds if seconds > 0 else None
 
 
+def rollouts_until(path: Path, step: int) -> None:
+    """Keep the stored rollouts of steps up to `step` (the checkpoint a run resumes from), in
+    place, the file rewritten whole; a run killed after it stored more stores them again."""
+    if not path.is_file():
+        return
+    with path.open("rb") as lines:
+        kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+    with atomic_file(path) as out:
+        out.write(b"".join(kept))
+
+
 def fitting_prompts(
     prompts: Sequence[Prompt], tokenizer: Any, max_prompt_length: int
 ) -> tuple[list[Prompt], int]:
@@ -465,7 +477,7 @@ def run_grpo(
     rates = np.broadcast_to(
         np.asarray(jax.device_get(schedule(np.arange(steps))), dtype=np.float64), (steps,)
     )
-    checkpoint_root = output_dir / sft.CHECKPOINTS_DIR
+    checkpoint_root = output_dir / CHECKPOINTS_DIR
     end_of_turn = int(policy.tokenizer.piece_to_id(END_OF_TURN))
     pieces = int(policy.tokenizer.get_piece_size())
     forbidden = tuple(range(pieces, int(models.model_config(policy.spec).num_embed)))
@@ -515,6 +527,9 @@ def run_grpo(
             reward_fns=book.tunix_reward_fns(),
         )
         rollout = cluster.rollout
+        resumed_at = latest_step(mode_checkpoints(output_dir, "grpo"))
+        if resumed_at is not None:  # its samples of the steps it trains again go
+            rollouts_until(output_dir / ROLLOUTS_FILE, resumed_at)
         hooks = GrpoHooks(
             book,
             lambda: rollout.generated_tokens.popleft() if rollout.generated_tokens else None,

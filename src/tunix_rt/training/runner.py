@@ -36,6 +36,7 @@ from flax import nnx
 from tunix_rt.atomic_file import atomic_file
 from tunix_rt.errors import InvalidInputError
 from tunix_rt.runs.manifest import RunManifest, TrainingSection
+from tunix_rt.runs.paths import CHECKPOINTS_DIR, latest_step, mode_checkpoints
 from tunix_rt.training import data as data_lib
 from tunix_rt.training import models
 from tunix_rt.training.tokenizer import PAD_ID, load_tokenizer, train_tokenizer
@@ -44,13 +45,9 @@ RUN_MANIFEST = "run.yaml"
 TOKENIZER_FILE = "tokenizer.model"
 MODEL_CONFIG_FILE = "model_config.json"
 RESULT_FILE = "result.json"
-CHECKPOINTS_DIR = "checkpoints"
 #: A run started from another run's checkpoint (`model.init_from_run`) names it here: that
 #: run's output folder (relative to this one) and step, its starting point.
 INIT_FROM_FILE = "init_from.json"
-#: Where the checkpoints of each mode are, under CHECKPOINTS_DIR (Tunix's RL trainer keeps the
-#: policy's under `actor/`; DPO's trainer is an SFT trainer).
-CHECKPOINT_SUBDIRS = {"sft": "", "grpo": "actor", "dpo": "", "orpo": ""}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -676,13 +673,6 @@ def last_metric(logger: Any, prefix: str, name: str) -> float | None:
     return float(history[-1]) if len(history) else None
 
 
-def latest_step(checkpoint_dir: Path) -> int | None:
-    if not checkpoint_dir.is_dir():
-        return None
-    steps = [int(p.name) for p in checkpoint_dir.iterdir() if p.name.isdigit()]
-    return max(steps) if steps else None
-
-
 def load_checkpoint(
     output_dir: Path, *, step: int | None = None, mesh_shape: tuple[int, int] | None = None
 ) -> TrainedModel:
@@ -729,7 +719,7 @@ def load_full_checkpoint(
 
 def checkpoint_dir(output_dir: Path, manifest: RunManifest) -> Path:
     """Where a run of `manifest` keeps its checkpoints."""
-    return output_dir / CHECKPOINTS_DIR / CHECKPOINT_SUBDIRS[manifest.mode]
+    return mode_checkpoints(output_dir, manifest.mode)
 
 
 def init_source(output_dir: Path) -> tuple[Path, int] | None:

@@ -1,4 +1,5 @@
-"""`/api/tunix/run` and `/api/tunix/runs`: start, list, follow and cancel training runs."""
+"""`/api/tunix/run` and `/api/tunix/runs`: start, list, follow, cancel and resume training
+runs."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tunix_rt.runs.schema import (
     RunAccepted,
     RunRecord,
     RunRequest,
+    RunResumed,
     RunStatus,
     RunStatusView,
     RunSummary,
@@ -154,3 +156,14 @@ async def cancel_run(run_id: uuid.UUID, http: Request, engine: Engine) -> Cancel
     after = await jobs.request_cancel(engine, "run", run_id)
     wake_executor(http)
     return CancelResult(run_id=run_id, status="cancelled" if after == "cancelled" else "cancelling")
+
+
+@router.post("/runs/{run_id}/resume", **accepted(RunResumed, 404, 409, 503))
+async def resume_run(
+    run_id: uuid.UUID, http: Request, engine: Engine, settings: AppSettings
+) -> RunResumed:
+    """Queue a failed or cancelled run again (202), in its own folder: it goes on from its
+    latest checkpoint (`from_step`; null: it saved none and starts over)."""
+    resumed = await service.resume_run(engine, settings, run_id)
+    wake_executor(http)
+    return resumed

@@ -1,6 +1,6 @@
 """`/runs`: the runs table, and one run's page: its status, live loss curve, learning rate and
 tokens/s (and for a GRPO run its reward, groups with spread, KL and stored rollouts), log
-tail, artifacts, evaluations, and the cancel button."""
+tail, artifacts, evaluations, and the cancel and resume buttons."""
 
 from __future__ import annotations
 
@@ -174,6 +174,7 @@ async def run_page(
         title=f"Run {str(run_id)[:8]}",
         run=run,
         final=run.status in FINISHED,
+        resumable=run.status in store.RESUMABLE,
         curves=curves,
         loss_chart=_by_step(
             "run:loss-chart",
@@ -217,6 +218,18 @@ async def cancel_run(request: Request, run_id: uuid.UUID, engine: Engine) -> Res
     within a few seconds."""
     await read_form(request)
     await jobs.request_cancel(engine, "run", run_id)
+    wake_executor(request)
+    return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+
+@router.post("/runs/{run_id}/resume")
+async def resume_run(
+    request: Request, run_id: uuid.UUID, engine: Engine, settings: AppSettings
+) -> Response:
+    """Resume as `POST /api/tunix/runs/{id}/resume` does: a failed or cancelled run is queued
+    again and goes on from its latest checkpoint."""
+    await read_form(request)
+    await runs_service.resume_run(engine, settings, run_id)
     wake_executor(request)
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
