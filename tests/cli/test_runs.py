@@ -21,6 +21,26 @@ def tunix_rt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[byt
     return run_cli(env, *args, timeout=600)
 
 
+def tiny_run(env: dict[str, str], folder: Path, count: int = 60, **training: int) -> Path:
+    """`count` two-digit problems in dataset a-1, and `run.yaml` in `folder`: the tiny model
+    (width 64) training on them with `training`."""
+    generated = tunix_rt(env, "generate", "arithmetic", "--count", str(count), "--digits", "2")
+    assert generated.returncode == 0
+    assert tunix_rt(env, "datasets", "build", "a", "1", "--limit", str(count)).returncode == 0
+    manifest = folder / "run.yaml"
+    manifest.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"model_id": "tunix-rt/tiny", "width": 64},
+                "dataset": {"key": "a-1", "path": "datasets/a-1/tunix_sft.jsonl"},
+                "training": {"max_seq_length": 256, **training},
+                "output": {"output_dir": "model"},
+            }
+        )
+    )
+    return manifest
+
+
 def test_train_in_the_foreground(database_url: str, tmp_path: Path) -> None:
     env = cli_env(
         database_url,
@@ -120,19 +140,7 @@ def test_ctrl_c_cancels_a_foreground_run(sqlite_url: str, tmp_path: Path) -> Non
     env = cli_env(
         sqlite_url, TUNIX_RT_RUNS_DIR=str(tmp_path / "runs"), TUNIX_RT_DATA_DIR=str(tmp_path)
     )
-    assert tunix_rt(env, "generate", "arithmetic", "--count", "60", "--digits", "2").returncode == 0
-    assert tunix_rt(env, "datasets", "build", "a", "1", "--limit", "60").returncode == 0
-    manifest = tmp_path / "run.yaml"
-    manifest.write_text(
-        yaml.safe_dump(
-            {
-                "model": {"model_id": "tunix-rt/tiny", "width": 64},
-                "dataset": {"key": "a-1", "path": "datasets/a-1/tunix_sft.jsonl"},
-                "training": {"max_steps": 100_000, "max_seq_length": 256},
-                "output": {"output_dir": "model"},
-            }
-        )
-    )
+    manifest = tiny_run(env, tmp_path, max_steps=100_000)
     process = subprocess.Popen(
         [sys.executable, "-m", "tunix_rt", "train", str(manifest)],
         env=env,
@@ -169,21 +177,8 @@ def test_a_killed_foreground_run_is_resumed_in_the_foreground(
     env = cli_env(
         sqlite_url, TUNIX_RT_RUNS_DIR=str(tmp_path / "runs"), TUNIX_RT_DATA_DIR=str(tmp_path)
     )
-    assert tunix_rt(env, "generate", "arithmetic", "--count", "60", "--digits", "2").returncode == 0
-    assert tunix_rt(env, "datasets", "build", "a", "1", "--limit", "60").returncode == 0
-    manifest = tmp_path / "run.yaml"
     steps, every = 160, 40
-    training = {"max_steps": steps, "max_seq_length": 256, "checkpoint_every_n_steps": every}
-    manifest.write_text(
-        yaml.safe_dump(
-            {
-                "model": {"model_id": "tunix-rt/tiny", "width": 64},
-                "dataset": {"key": "a-1", "path": "datasets/a-1/tunix_sft.jsonl"},
-                "training": training,
-                "output": {"output_dir": "model"},
-            }
-        )
-    )
+    manifest = tiny_run(env, tmp_path, max_steps=steps, checkpoint_every_n_steps=every)
     process = subprocess.Popen(
         [sys.executable, "-m", "tunix_rt", "train", str(manifest)],
         env=env,
@@ -226,19 +221,7 @@ def test_train_on_a_full_disk_fails_in_one_line(sqlite_url: str, tmp_path: Path)
     helpers/full_disk.py): the run fails with the reason, in one line."""
     runs = tmp_path / "runs"
     env = cli_env(sqlite_url, TUNIX_RT_RUNS_DIR=str(runs), TUNIX_RT_DATA_DIR=str(tmp_path))
-    assert tunix_rt(env, "generate", "arithmetic", "--count", "40", "--digits", "2").returncode == 0
-    assert tunix_rt(env, "datasets", "build", "a", "1", "--limit", "40").returncode == 0
-    manifest = tmp_path / "run.yaml"
-    manifest.write_text(
-        yaml.safe_dump(
-            {
-                "model": {"model_id": "tunix-rt/tiny", "width": 64},
-                "dataset": {"key": "a-1", "path": "datasets/a-1/tunix_sft.jsonl"},
-                "training": {"max_steps": 2, "max_seq_length": 256},
-                "output": {"output_dir": "model"},
-            }
-        )
-    )
+    manifest = tiny_run(env, tmp_path, count=40, max_steps=2)
     database = tmp_path / "tunix_rt.db"
     # The log, dataset (45 KB) and tokenizer (17 KB) fit; the checkpoint's files (90-400 KB)
     # do not.
