@@ -77,7 +77,7 @@ COMMANDS: dict[str, Entry] = {
     "db": Entry("server", "db_app", True, "Database schema and backups."),
     "traces": Entry("traces", "traces_app", True, "Import, browse and export traces."),
     "datasets": Entry("datasets", "datasets_app", True, "Build, list and show datasets."),
-    "runs": Entry("runs", "runs_app", True, "List, show, follow and cancel training runs."),
+    "runs": Entry("runs", "runs_app", True, "List, show, follow, cancel and resume training runs."),
     "generate": Entry(
         "generate",
         "generate_app",
