@@ -41,6 +41,18 @@ def tiny_run(env: dict[str, str], folder: Path, count: int = 60, **training: int
     return manifest
 
 
+def train_in_background(
+    env: dict[str, str], manifest: Path, output: int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """`tunix-rt train manifest` started, not waited for."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tunix_rt", "train", str(manifest)],
+        env=env,
+        stdout=output,
+        stderr=output,
+    )
+
+
 def test_train_in_the_foreground(database_url: str, tmp_path: Path) -> None:
     env = cli_env(
         database_url,
@@ -141,12 +153,7 @@ def test_ctrl_c_cancels_a_foreground_run(sqlite_url: str, tmp_path: Path) -> Non
         sqlite_url, TUNIX_RT_RUNS_DIR=str(tmp_path / "runs"), TUNIX_RT_DATA_DIR=str(tmp_path)
     )
     manifest = tiny_run(env, tmp_path, max_steps=100_000)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tunix_rt", "train", str(manifest)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = train_in_background(env, manifest, subprocess.PIPE)
     deadline = time.monotonic() + 300
     logs = list((tmp_path / "runs").glob("*/train.log"))
     while not logs or "step 3 " not in logs[0].read_text():
@@ -179,12 +186,7 @@ def test_a_killed_foreground_run_is_resumed_in_the_foreground(
     )
     steps, every = 160, 40
     manifest = tiny_run(env, tmp_path, max_steps=steps, checkpoint_every_n_steps=every)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tunix_rt", "train", str(manifest)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = train_in_background(env, manifest)
     deadline = time.monotonic() + 300
     while (
         not (folders := list((tmp_path / "runs").glob("*/model/checkpoints")))

@@ -366,6 +366,7 @@ def test_the_resume_button_queues_a_failed_run_again(page: Page, recorded: Recor
     page.goto(f"/runs/{failed}")
     expect(page.get_by_test_id("run:status")).to_have_text("failed")
     expect(page.get_by_test_id("run:cancel")).to_have_count(0)
+    check_page(page, "run-resume")
     page.get_by_test_id("run:resume").click()
     expect(page).to_have_url(f"/runs/{failed}")
     expect(page.get_by_test_id("run:status")).to_have_text("queued")
